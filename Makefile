@@ -1,0 +1,46 @@
+# skiff: `make run` builds and starts a single-node cluster; `make test` runs the tests.
+
+KUBE_VERSION ?= v1.37.2
+SKIFF_VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+KUBE_MINOR := $(word 2,$(subst ., ,$(KUBE_VERSION)))
+LDFLAGS := -s -w \
+	-X main.version=$(SKIFF_VERSION) \
+	-X k8s.io/component-base/version.gitVersion=$(KUBE_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=1 \
+	-X k8s.io/component-base/version.gitMinor=$(KUBE_MINOR) \
+	-X k8s.io/component-base/version.gitTreeState=clean \
+	-X k8s.io/client-go/pkg/version.gitVersion=$(KUBE_VERSION) \
+	-X k8s.io/client-go/pkg/version.gitMajor=1 \
+	-X k8s.io/client-go/pkg/version.gitMinor=$(KUBE_MINOR)
+export CGO_ENABLED := 0
+GOFLAGS_TEST ?= -count=1
+DATA_DIR ?= $(if $(filter 0,$(shell id -u)),/var/lib/skiff,$(HOME)/.skiff)
+
+.PHONY: build run test test-unit test-e2e generate bench-api deps clean
+
+build: bin/skiff
+
+bin/skiff: FORCE
+	go build -ldflags '$(LDFLAGS)' -o bin/skiff ./cmd/skiff
+
+FORCE:
+
+## deps installs what the build and tests need on a fresh Debian machine.
+deps:
+	@hack/install-deps.sh
+
+run: deps build
+	./bin/skiff server --data-dir $(DATA_DIR)
+
+test: deps build
+	go vet ./...
+	SKIFF_BIN=$(CURDIR)/bin/skiff go test $(GOFLAGS_TEST) -timeout 25m ./...
+
+generate:
+	hack/update-codegen.sh
+
+bench-api: build
+	SKIFF_BIN=$(CURDIR)/bin/skiff go run ./bench/apiload
+
+clean:
+	rm -rf bin
