@@ -53,14 +53,15 @@ func install(s *runtime.Scheme) error {
 		&metav1.Status{}, &metav1.APIVersions{}, &metav1.APIGroupList{},
 		&metav1.APIGroup{}, &metav1.APIResourceList{})
 
+	// Hub types first: registerInternal skips kinds that are already internal.
+	if err := addHubTypes(s); err != nil {
+		return err
+	}
 	for _, gv := range ServedGroupVersions {
 		if gv.Version != PreferredVersion(gv.Group) {
 			continue
 		}
 		registerInternal(s, gv)
-	}
-	if err := addHubTypes(s); err != nil {
-		return err
 	}
 	for _, group := range servedGroups() {
 		var versions []schema.GroupVersion

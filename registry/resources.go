@@ -89,6 +89,9 @@ func Resources() []*Resource {
 		// coordination.k8s.io/v1
 		res[coordinationv1.Lease, coordinationv1.LeaseList](Resource{Group: "coordination.k8s.io", Name: "leases", Singular: "lease", Kind: "Lease", Namespaced: true}),
 
+		// events.k8s.io/v1: stored with, and as, core events.
+		res[corev1.Event, corev1.EventList](Resource{Group: "events.k8s.io", Name: "events", Singular: "event", Kind: "Event", Namespaced: true, ShortNames: []string{"ev"}, Hooks: Hooks{AllowCreateOnUpdate: true}}),
+
 		// policy/v1
 		res[policyv1.PodDisruptionBudget, policyv1.PodDisruptionBudgetList](Resource{Group: "policy", Name: "poddisruptionbudgets", Singular: "poddisruptionbudget", Kind: "PodDisruptionBudget", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"pdb"}}),
 

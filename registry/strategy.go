@@ -205,6 +205,9 @@ func (s *strategy) getAttrs(obj runtime.Object) (labels.Set, fields.Set, error) 
 	if s.res.Namespaced {
 		fs["metadata.namespace"] = m.GetNamespace()
 	}
+	for k, v := range selectableFields(obj) {
+		fs[k] = v
+	}
 	if h := s.res.Hooks.Fields; h != nil {
 		for k, v := range h(obj) {
 			fs[k] = v

@@ -1,0 +1,10 @@
+package v2
+
+import "k8s.io/apimachinery/pkg/runtime"
+
+// AddToScheme registers the defaulting functions of autoscaling/v2. The
+// types themselves come from k8s.io/api and are registered by the apis
+// package.
+func AddToScheme(s *runtime.Scheme) error {
+	return RegisterDefaults(s)
+}

@@ -1,0 +1,13 @@
+package v1
+
+import "k8s.io/apimachinery/pkg/runtime"
+
+// AddToScheme registers the defaulting functions and field-label conversions
+// of batch/v1. The types themselves come from k8s.io/api and are registered
+// by the apis package.
+func AddToScheme(s *runtime.Scheme) error {
+	if err := RegisterDefaults(s); err != nil {
+		return err
+	}
+	return addFieldLabelConversions(s)
+}
