@@ -18,8 +18,10 @@ import (
 	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	resourcev1 "k8s.io/api/resource/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	storagemigrationv1 "k8s.io/api/storagemigration/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -34,7 +36,7 @@ var externalTypes = runtime.NewSchemeBuilder(
 	policyv1.AddToScheme, rbacv1.AddToScheme, storagev1.AddToScheme,
 	schedulingv1.AddToScheme, nodev1.AddToScheme, admissionregistrationv1.AddToScheme,
 	certificatesv1.AddToScheme, flowcontrolv1.AddToScheme, authenticationv1.AddToScheme,
-	authorizationv1.AddToScheme,
+	authorizationv1.AddToScheme, resourcev1.AddToScheme, storagemigrationv1.AddToScheme,
 )
 
 // ServedGroupVersions lists the built-in group versions skiff serves, the
@@ -59,6 +61,8 @@ var ServedGroupVersions = []schema.GroupVersion{
 	{Group: "flowcontrol.apiserver.k8s.io", Version: "v1"},
 	{Group: "authentication.k8s.io", Version: "v1"},
 	{Group: "authorization.k8s.io", Version: "v1"},
+	{Group: "resource.k8s.io", Version: "v1"},
+	{Group: "storagemigration.k8s.io", Version: "v1"},
 }
 
 // PreferredVersion is the storage and preferred version of a served group.

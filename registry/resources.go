@@ -14,8 +14,10 @@ import (
 	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	resourcev1 "k8s.io/api/resource/v1"
 	schedulingv1 "k8s.io/api/scheduling/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	storagemigrationv1 "k8s.io/api/storagemigration/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
@@ -125,6 +127,19 @@ func Resources() []*Resource {
 
 		// certificates.k8s.io/v1
 		res[certificatesv1.CertificateSigningRequest, certificatesv1.CertificateSigningRequestList](Resource{Group: "certificates.k8s.io", Name: "certificatesigningrequests", Singular: "certificatesigningrequest", Kind: "CertificateSigningRequest", Status: true, ShortNames: []string{"csr"}}),
+
+		res[certificatesv1.ClusterTrustBundle, certificatesv1.ClusterTrustBundleList](Resource{Group: "certificates.k8s.io", Name: "clustertrustbundles", Singular: "clustertrustbundle", Kind: "ClusterTrustBundle"}),
+		res[certificatesv1.PodCertificateRequest, certificatesv1.PodCertificateRequestList](Resource{Group: "certificates.k8s.io", Name: "podcertificaterequests", Singular: "podcertificaterequest", Kind: "PodCertificateRequest", Namespaced: true, Status: true}),
+
+		// resource.k8s.io/v1
+		res[resourcev1.DeviceClass, resourcev1.DeviceClassList](Resource{Group: "resource.k8s.io", Name: "deviceclasses", Singular: "deviceclass", Kind: "DeviceClass", Generation: true}),
+		res[resourcev1.DeviceTaintRule, resourcev1.DeviceTaintRuleList](Resource{Group: "resource.k8s.io", Name: "devicetaintrules", Singular: "devicetaintrule", Kind: "DeviceTaintRule", Status: true, Generation: true}),
+		res[resourcev1.ResourceClaim, resourcev1.ResourceClaimList](Resource{Group: "resource.k8s.io", Name: "resourceclaims", Singular: "resourceclaim", Kind: "ResourceClaim", Namespaced: true, Status: true}),
+		res[resourcev1.ResourceClaimTemplate, resourcev1.ResourceClaimTemplateList](Resource{Group: "resource.k8s.io", Name: "resourceclaimtemplates", Singular: "resourceclaimtemplate", Kind: "ResourceClaimTemplate", Namespaced: true}),
+		res[resourcev1.ResourceSlice, resourcev1.ResourceSliceList](Resource{Group: "resource.k8s.io", Name: "resourceslices", Singular: "resourceslice", Kind: "ResourceSlice", Generation: true}),
+
+		// storagemigration.k8s.io/v1
+		res[storagemigrationv1.StorageVersionMigration, storagemigrationv1.StorageVersionMigrationList](Resource{Group: "storagemigration.k8s.io", Name: "storageversionmigrations", Singular: "storageversionmigration", Kind: "StorageVersionMigration", Status: true}),
 
 		// flowcontrol.apiserver.k8s.io/v1
 		res[flowcontrolv1.FlowSchema, flowcontrolv1.FlowSchemaList](Resource{Group: "flowcontrol.apiserver.k8s.io", Name: "flowschemas", Singular: "flowschema", Kind: "FlowSchema", Status: true, Generation: true}),

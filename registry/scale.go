@@ -97,7 +97,9 @@ type scaleUpdatedObjectInfo struct {
 	gr    schema.GroupResource
 }
 
-func (i *scaleUpdatedObjectInfo) Preconditions() *metav1.Preconditions { return i.inner.Preconditions() }
+func (i *scaleUpdatedObjectInfo) Preconditions() *metav1.Preconditions {
+	return i.inner.Preconditions()
+}
 
 func (i *scaleUpdatedObjectInfo) UpdatedObject(ctx context.Context, oldObj runtime.Object) (runtime.Object, error) {
 	if oldObj == nil {

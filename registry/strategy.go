@@ -160,7 +160,9 @@ func (s *strategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object
 
 func (s *strategy) Canonicalize(obj runtime.Object) {}
 
-func (s *strategy) AllowCreateOnUpdate(context.Context) bool { return s.res.Hooks.AllowCreateOnUpdate && !s.status }
+func (s *strategy) AllowCreateOnUpdate(context.Context) bool {
+	return s.res.Hooks.AllowCreateOnUpdate && !s.status
+}
 
 func (s *strategy) AllowUnconditionalUpdate(context.Context) bool {
 	if p := s.res.Hooks.AllowUnconditionalUpdate; p != nil {
@@ -219,7 +221,6 @@ func (s *strategy) getAttrs(obj runtime.Object) (labels.Set, fields.Set, error) 
 func (s *strategy) matcher(label labels.Selector, field fields.Selector) storage.SelectionPredicate {
 	return storage.SelectionPredicate{Label: label, Field: field, GetAttrs: s.getAttrs}
 }
-
 
 // resetField sets the named struct field of obj to its zero value.
 func resetField(obj runtime.Object, name string) {
