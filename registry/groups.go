@@ -41,7 +41,7 @@ func APIGroups(optsGetter generic.RESTOptionsGetter, extras ...Extra) ([]*generi
 
 	stores := map[string]*Storage{}
 	for _, r := range Resources() {
-		store, status, err := NewStore(r, optsGetter)
+		store, subs, err := NewStore(r, optsGetter)
 		if err != nil {
 			return nil, err
 		}
@@ -51,8 +51,8 @@ func APIGroups(optsGetter generic.RESTOptionsGetter, extras ...Extra) ([]*generi
 				continue
 			}
 			add(gv, r.Name, store)
-			if status != nil {
-				add(gv, r.Name+"/status", status)
+			for name, sub := range subs {
+				add(gv, r.Name+"/"+name, sub)
 			}
 		}
 	}

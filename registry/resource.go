@@ -34,6 +34,11 @@ type Resource struct {
 	New     func() runtime.Object
 	NewList func() runtime.Object
 	Hooks   Hooks
+	// ResetFields are the field paths writes to the main resource cannot set;
+	// nil means ["status"] for resources with a status.
+	ResetFields [][]string
+	// Subresources are further update-only views (such as CSR approval).
+	Subresources []*Subresource
 }
 
 // GroupResource returns the group and plural name of r.
@@ -54,9 +59,10 @@ func (s *Storage) ShortNames() []string { return s.res.ShortNames }
 // Categories implements rest.CategoriesProvider.
 func (s *Storage) Categories() []string { return s.res.Categories }
 
-// NewStore builds the storage of r and, when r has one, of its /status subresource.
-func NewStore(r *Resource, optsGetter generic.RESTOptionsGetter) (*Storage, *StatusREST, error) {
-	s := newStrategy(r, false)
+// NewStore builds the storage of r and of its update-only subresources
+// (/status when r has one), keyed by subresource name.
+func NewStore(r *Resource, optsGetter generic.RESTOptionsGetter) (*Storage, map[string]*StatusREST, error) {
+	s := newStrategy(r, nil)
 	store := &genericregistry.Store{
 		NewFunc:                   r.New,
 		NewListFunc:               r.NewList,
@@ -74,17 +80,23 @@ func NewStore(r *Resource, optsGetter generic.RESTOptionsGetter) (*Storage, *Sta
 		return nil, nil, fmt.Errorf("storage for %s: %w", r.GroupResource(), err)
 	}
 	storage := &Storage{Store: store, res: r}
-	if !r.Status {
-		return storage, nil, nil
+	subs := r.Subresources
+	if r.Status {
+		subs = append([]*Subresource{statusSubresource(r)}, subs...)
 	}
-	statusStore := *store
-	ss := newStrategy(r, true)
-	statusStore.UpdateStrategy = ss
-	statusStore.ResetFieldsStrategy = ss
-	return storage, &StatusREST{store: &statusStore}, nil
+	rests := map[string]*StatusREST{}
+	for _, sub := range subs {
+		subStore := *store
+		ss := newStrategy(r, sub)
+		subStore.UpdateStrategy = ss
+		subStore.ResetFieldsStrategy = ss
+		rests[sub.Name] = &StatusREST{store: &subStore}
+	}
+	return storage, rests, nil
 }
 
-// StatusREST serves the /status subresource: get, update and patch of status only.
+// StatusREST serves an update-only subresource such as /status: get, update
+// and patch of the part of the object the subresource owns.
 type StatusREST struct {
 	store *genericregistry.Store
 }

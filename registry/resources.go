@@ -48,31 +48,31 @@ func Resources() []*Resource {
 	all := []string{"all"}
 	return []*Resource{
 		// core/v1
-		res[corev1.Pod, corev1.PodList](Resource{Name: "pods", Singular: "pod", Kind: "Pod", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"po"}, Categories: all, Hooks: podHooks()}),
+		res[corev1.Pod, corev1.PodList](Resource{Name: "pods", Singular: "pod", Kind: "Pod", Namespaced: true, Status: true, ShortNames: []string{"po"}, Categories: all, Hooks: podHooks()}),
 		res[corev1.Service, corev1.ServiceList](Resource{Name: "services", Singular: "service", Kind: "Service", Namespaced: true, Status: true, ShortNames: []string{"svc"}, Categories: all}),
 		res[corev1.Endpoints, corev1.EndpointsList](Resource{Name: "endpoints", Singular: "endpoints", Kind: "Endpoints", Namespaced: true, ShortNames: []string{"ep"}, Hooks: Hooks{AllowCreateOnUpdate: true}}),
 		res[corev1.Namespace, corev1.NamespaceList](Resource{Name: "namespaces", Singular: "namespace", Kind: "Namespace", Status: true, ShortNames: []string{"ns"}}),
 		res[corev1.Node, corev1.NodeList](Resource{Name: "nodes", Singular: "node", Kind: "Node", Status: true, ShortNames: []string{"no"}}),
 		res[corev1.ConfigMap, corev1.ConfigMapList](Resource{Name: "configmaps", Singular: "configmap", Kind: "ConfigMap", Namespaced: true, ShortNames: []string{"cm"}}),
-		res[corev1.Secret, corev1.SecretList](Resource{Name: "secrets", Singular: "secret", Kind: "Secret", Namespaced: true}),
+		res[corev1.Secret, corev1.SecretList](Resource{Name: "secrets", Singular: "secret", Kind: "Secret", Namespaced: true, Hooks: secretHooks()}),
 		res[corev1.Event, corev1.EventList](Resource{Name: "events", Singular: "event", Kind: "Event", Namespaced: true, ShortNames: []string{"ev"}, Hooks: Hooks{AllowCreateOnUpdate: true}}),
-		res[corev1.ServiceAccount, corev1.ServiceAccountList](Resource{Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", Namespaced: true, ShortNames: []string{"sa"}}),
-		res[corev1.PersistentVolume, corev1.PersistentVolumeList](Resource{Name: "persistentvolumes", Singular: "persistentvolume", Kind: "PersistentVolume", Status: true, ShortNames: []string{"pv"}}),
+		res[corev1.ServiceAccount, corev1.ServiceAccountList](Resource{Name: "serviceaccounts", Singular: "serviceaccount", Kind: "ServiceAccount", Namespaced: true, ShortNames: []string{"sa"}, Hooks: serviceAccountHooks()}),
+		res[corev1.PersistentVolume, corev1.PersistentVolumeList](Resource{Name: "persistentvolumes", Singular: "persistentvolume", Kind: "PersistentVolume", Status: true, ShortNames: []string{"pv"}, Hooks: persistentVolumeHooks()}),
 		res[corev1.PersistentVolumeClaim, corev1.PersistentVolumeClaimList](Resource{Name: "persistentvolumeclaims", Singular: "persistentvolumeclaim", Kind: "PersistentVolumeClaim", Namespaced: true, Status: true, ShortNames: []string{"pvc"}}),
-		res[corev1.LimitRange, corev1.LimitRangeList](Resource{Name: "limitranges", Singular: "limitrange", Kind: "LimitRange", Namespaced: true, ShortNames: []string{"limits"}}),
+		res[corev1.LimitRange, corev1.LimitRangeList](Resource{Name: "limitranges", Singular: "limitrange", Kind: "LimitRange", Namespaced: true, ShortNames: []string{"limits"}, Hooks: limitRangeHooks()}),
 		res[corev1.ResourceQuota, corev1.ResourceQuotaList](Resource{Name: "resourcequotas", Singular: "resourcequota", Kind: "ResourceQuota", Namespaced: true, Status: true, ShortNames: []string{"quota"}}),
 		res[corev1.ReplicationController, corev1.ReplicationControllerList](Resource{Name: "replicationcontrollers", Singular: "replicationcontroller", Kind: "ReplicationController", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"rc"}, Categories: all}),
-		res[corev1.PodTemplate, corev1.PodTemplateList](Resource{Name: "podtemplates", Singular: "podtemplate", Kind: "PodTemplate", Namespaced: true}),
+		res[corev1.PodTemplate, corev1.PodTemplateList](Resource{Name: "podtemplates", Singular: "podtemplate", Generation: true, Kind: "PodTemplate", Namespaced: true}),
 
 		// apps/v1
-		res[appsv1.Deployment, appsv1.DeploymentList](Resource{Group: "apps", Name: "deployments", Singular: "deployment", Kind: "Deployment", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"deploy"}, Categories: all}),
+		res[appsv1.Deployment, appsv1.DeploymentList](Resource{Group: "apps", Name: "deployments", Singular: "deployment", Kind: "Deployment", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"deploy"}, Categories: all, Hooks: deploymentHooks()}),
 		res[appsv1.ReplicaSet, appsv1.ReplicaSetList](Resource{Group: "apps", Name: "replicasets", Singular: "replicaset", Kind: "ReplicaSet", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"rs"}, Categories: all}),
 		res[appsv1.StatefulSet, appsv1.StatefulSetList](Resource{Group: "apps", Name: "statefulsets", Singular: "statefulset", Kind: "StatefulSet", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"sts"}, Categories: all}),
-		res[appsv1.DaemonSet, appsv1.DaemonSetList](Resource{Group: "apps", Name: "daemonsets", Singular: "daemonset", Kind: "DaemonSet", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"ds"}, Categories: all}),
+		res[appsv1.DaemonSet, appsv1.DaemonSetList](Resource{Group: "apps", Name: "daemonsets", Singular: "daemonset", Kind: "DaemonSet", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"ds"}, Categories: all, Hooks: daemonSetHooks()}),
 		res[appsv1.ControllerRevision, appsv1.ControllerRevisionList](Resource{Group: "apps", Name: "controllerrevisions", Singular: "controllerrevision", Kind: "ControllerRevision", Namespaced: true}),
 
 		// batch/v1
-		res[batchv1.Job, batchv1.JobList](Resource{Group: "batch", Name: "jobs", Singular: "job", Kind: "Job", Namespaced: true, Status: true, Generation: true, Categories: all}),
+		res[batchv1.Job, batchv1.JobList](Resource{Group: "batch", Name: "jobs", Singular: "job", Kind: "Job", Namespaced: true, Status: true, Generation: true, Categories: all, Hooks: jobHooks()}),
 		res[batchv1.CronJob, batchv1.CronJobList](Resource{Group: "batch", Name: "cronjobs", Singular: "cronjob", Kind: "CronJob", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"cj"}, Categories: all}),
 
 		// autoscaling/v2 (also served as v1)
@@ -80,13 +80,13 @@ func Resources() []*Resource {
 
 		// networking.k8s.io/v1
 		res[networkingv1.Ingress, networkingv1.IngressList](Resource{Group: "networking.k8s.io", Name: "ingresses", Singular: "ingress", Kind: "Ingress", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"ing"}}),
-		res[networkingv1.IngressClass, networkingv1.IngressClassList](Resource{Group: "networking.k8s.io", Name: "ingressclasses", Singular: "ingressclass", Kind: "IngressClass"}),
+		res[networkingv1.IngressClass, networkingv1.IngressClassList](Resource{Group: "networking.k8s.io", Name: "ingressclasses", Singular: "ingressclass", Generation: true, Kind: "IngressClass"}),
 		res[networkingv1.NetworkPolicy, networkingv1.NetworkPolicyList](Resource{Group: "networking.k8s.io", Name: "networkpolicies", Singular: "networkpolicy", Kind: "NetworkPolicy", Namespaced: true, Generation: true, ShortNames: []string{"netpol"}}),
-		res[networkingv1.ServiceCIDR, networkingv1.ServiceCIDRList](Resource{Group: "networking.k8s.io", Name: "servicecidrs", Singular: "servicecidr", Kind: "ServiceCIDR", Status: true}),
+		res[networkingv1.ServiceCIDR, networkingv1.ServiceCIDRList](Resource{Group: "networking.k8s.io", Name: "servicecidrs", Singular: "servicecidr", Kind: "ServiceCIDR", Status: true, Hooks: Hooks{PrepareForStatusUpdate: resetMetaForStatus}}),
 		res[networkingv1.IPAddress, networkingv1.IPAddressList](Resource{Group: "networking.k8s.io", Name: "ipaddresses", Singular: "ipaddress", Kind: "IPAddress", ShortNames: []string{"ip"}}),
 
 		// discovery.k8s.io/v1
-		res[discoveryv1.EndpointSlice, discoveryv1.EndpointSliceList](Resource{Group: "discovery.k8s.io", Name: "endpointslices", Singular: "endpointslice", Kind: "EndpointSlice", Namespaced: true, Generation: true}),
+		res[discoveryv1.EndpointSlice, discoveryv1.EndpointSliceList](Resource{Group: "discovery.k8s.io", Name: "endpointslices", Singular: "endpointslice", Kind: "EndpointSlice", Namespaced: true, Generation: true, Hooks: endpointSliceHooks()}),
 
 		// coordination.k8s.io/v1
 		res[coordinationv1.Lease, coordinationv1.LeaseList](Resource{Group: "coordination.k8s.io", Name: "leases", Singular: "lease", Kind: "Lease", Namespaced: true}),
@@ -118,31 +118,31 @@ func Resources() []*Resource {
 		res[nodev1.RuntimeClass, nodev1.RuntimeClassList](Resource{Group: "node.k8s.io", Name: "runtimeclasses", Singular: "runtimeclass", Kind: "RuntimeClass"}),
 
 		// admissionregistration.k8s.io/v1
-		res[admissionregistrationv1.MutatingWebhookConfiguration, admissionregistrationv1.MutatingWebhookConfigurationList](Resource{Group: "admissionregistration.k8s.io", Name: "mutatingwebhookconfigurations", Singular: "mutatingwebhookconfiguration", Kind: "MutatingWebhookConfiguration", Categories: []string{"api-extensions"}}),
-		res[admissionregistrationv1.ValidatingWebhookConfiguration, admissionregistrationv1.ValidatingWebhookConfigurationList](Resource{Group: "admissionregistration.k8s.io", Name: "validatingwebhookconfigurations", Singular: "validatingwebhookconfiguration", Kind: "ValidatingWebhookConfiguration", Categories: []string{"api-extensions"}}),
-		res[admissionregistrationv1.ValidatingAdmissionPolicy, admissionregistrationv1.ValidatingAdmissionPolicyList](Resource{Group: "admissionregistration.k8s.io", Name: "validatingadmissionpolicies", Singular: "validatingadmissionpolicy", Kind: "ValidatingAdmissionPolicy", Status: true, Generation: true, Categories: []string{"api-extensions"}}),
-		res[admissionregistrationv1.ValidatingAdmissionPolicyBinding, admissionregistrationv1.ValidatingAdmissionPolicyBindingList](Resource{Group: "admissionregistration.k8s.io", Name: "validatingadmissionpolicybindings", Singular: "validatingadmissionpolicybinding", Kind: "ValidatingAdmissionPolicyBinding", Categories: []string{"api-extensions"}}),
+		res[admissionregistrationv1.MutatingWebhookConfiguration, admissionregistrationv1.MutatingWebhookConfigurationList](Resource{Group: "admissionregistration.k8s.io", Name: "mutatingwebhookconfigurations", Singular: "mutatingwebhookconfiguration", Generation: true, Kind: "MutatingWebhookConfiguration", Categories: []string{"api-extensions"}}),
+		res[admissionregistrationv1.ValidatingWebhookConfiguration, admissionregistrationv1.ValidatingWebhookConfigurationList](Resource{Group: "admissionregistration.k8s.io", Name: "validatingwebhookconfigurations", Singular: "validatingwebhookconfiguration", Generation: true, Kind: "ValidatingWebhookConfiguration", Categories: []string{"api-extensions"}}),
+		res[admissionregistrationv1.ValidatingAdmissionPolicy, admissionregistrationv1.ValidatingAdmissionPolicyList](Resource{Group: "admissionregistration.k8s.io", Name: "validatingadmissionpolicies", Singular: "validatingadmissionpolicy", Kind: "ValidatingAdmissionPolicy", Status: true, Generation: true, Categories: []string{"api-extensions"}, Hooks: Hooks{PrepareForStatusUpdate: resetMetaForStatus}}),
+		res[admissionregistrationv1.ValidatingAdmissionPolicyBinding, admissionregistrationv1.ValidatingAdmissionPolicyBindingList](Resource{Group: "admissionregistration.k8s.io", Name: "validatingadmissionpolicybindings", Singular: "validatingadmissionpolicybinding", Generation: true, Kind: "ValidatingAdmissionPolicyBinding", Categories: []string{"api-extensions"}}),
 		res[admissionregistrationv1.MutatingAdmissionPolicy, admissionregistrationv1.MutatingAdmissionPolicyList](Resource{Group: "admissionregistration.k8s.io", Name: "mutatingadmissionpolicies", Singular: "mutatingadmissionpolicy", Kind: "MutatingAdmissionPolicy", Generation: true, Categories: []string{"api-extensions"}}),
-		res[admissionregistrationv1.MutatingAdmissionPolicyBinding, admissionregistrationv1.MutatingAdmissionPolicyBindingList](Resource{Group: "admissionregistration.k8s.io", Name: "mutatingadmissionpolicybindings", Singular: "mutatingadmissionpolicybinding", Kind: "MutatingAdmissionPolicyBinding", Categories: []string{"api-extensions"}}),
+		res[admissionregistrationv1.MutatingAdmissionPolicyBinding, admissionregistrationv1.MutatingAdmissionPolicyBindingList](Resource{Group: "admissionregistration.k8s.io", Name: "mutatingadmissionpolicybindings", Singular: "mutatingadmissionpolicybinding", Generation: true, Kind: "MutatingAdmissionPolicyBinding", Categories: []string{"api-extensions"}}),
 
 		// certificates.k8s.io/v1
-		res[certificatesv1.CertificateSigningRequest, certificatesv1.CertificateSigningRequestList](Resource{Group: "certificates.k8s.io", Name: "certificatesigningrequests", Singular: "certificatesigningrequest", Kind: "CertificateSigningRequest", Status: true, ShortNames: []string{"csr"}}),
+		res[certificatesv1.CertificateSigningRequest, certificatesv1.CertificateSigningRequestList](Resource{Group: "certificates.k8s.io", Name: "certificatesigningrequests", Singular: "certificatesigningrequest", Kind: "CertificateSigningRequest", Status: true, ShortNames: []string{"csr"}, Hooks: csrHooks(), ResetFields: [][]string{{"spec"}, {"status"}}, Subresources: []*Subresource{csrApproval()}}),
 
 		res[certificatesv1.ClusterTrustBundle, certificatesv1.ClusterTrustBundleList](Resource{Group: "certificates.k8s.io", Name: "clustertrustbundles", Singular: "clustertrustbundle", Kind: "ClusterTrustBundle"}),
-		res[certificatesv1.PodCertificateRequest, certificatesv1.PodCertificateRequestList](Resource{Group: "certificates.k8s.io", Name: "podcertificaterequests", Singular: "podcertificaterequest", Kind: "PodCertificateRequest", Namespaced: true, Status: true}),
+		res[certificatesv1.PodCertificateRequest, certificatesv1.PodCertificateRequestList](Resource{Group: "certificates.k8s.io", Name: "podcertificaterequests", Singular: "podcertificaterequest", Kind: "PodCertificateRequest", Namespaced: true, Status: true, Hooks: Hooks{PrepareForStatusUpdate: resetMetaForStatus}}),
 
 		// resource.k8s.io/v1
 		res[resourcev1.DeviceClass, resourcev1.DeviceClassList](Resource{Group: "resource.k8s.io", Name: "deviceclasses", Singular: "deviceclass", Kind: "DeviceClass", Generation: true}),
-		res[resourcev1.DeviceTaintRule, resourcev1.DeviceTaintRuleList](Resource{Group: "resource.k8s.io", Name: "devicetaintrules", Singular: "devicetaintrule", Kind: "DeviceTaintRule", Status: true, Generation: true}),
-		res[resourcev1.ResourceClaim, resourcev1.ResourceClaimList](Resource{Group: "resource.k8s.io", Name: "resourceclaims", Singular: "resourceclaim", Kind: "ResourceClaim", Namespaced: true, Status: true}),
+		res[resourcev1.DeviceTaintRule, resourcev1.DeviceTaintRuleList](Resource{Group: "resource.k8s.io", Name: "devicetaintrules", Singular: "devicetaintrule", Kind: "DeviceTaintRule", Status: true, Generation: true, Hooks: Hooks{PrepareForStatusUpdate: resetMetaForStatus}}),
+		res[resourcev1.ResourceClaim, resourcev1.ResourceClaimList](Resource{Group: "resource.k8s.io", Name: "resourceclaims", Singular: "resourceclaim", Kind: "ResourceClaim", Namespaced: true, Status: true, Hooks: Hooks{PrepareForStatusUpdate: resetMetaForStatus}}),
 		res[resourcev1.ResourceClaimTemplate, resourcev1.ResourceClaimTemplateList](Resource{Group: "resource.k8s.io", Name: "resourceclaimtemplates", Singular: "resourceclaimtemplate", Kind: "ResourceClaimTemplate", Namespaced: true}),
 		res[resourcev1.ResourceSlice, resourcev1.ResourceSliceList](Resource{Group: "resource.k8s.io", Name: "resourceslices", Singular: "resourceslice", Kind: "ResourceSlice", Generation: true}),
 
 		// storagemigration.k8s.io/v1
-		res[storagemigrationv1.StorageVersionMigration, storagemigrationv1.StorageVersionMigrationList](Resource{Group: "storagemigration.k8s.io", Name: "storageversionmigrations", Singular: "storageversionmigration", Kind: "StorageVersionMigration", Status: true}),
+		res[storagemigrationv1.StorageVersionMigration, storagemigrationv1.StorageVersionMigrationList](Resource{Group: "storagemigration.k8s.io", Name: "storageversionmigrations", Singular: "storageversionmigration", Kind: "StorageVersionMigration", Status: true, Hooks: Hooks{PrepareForStatusUpdate: resetMetaForStatus}}),
 
 		// flowcontrol.apiserver.k8s.io/v1
-		res[flowcontrolv1.FlowSchema, flowcontrolv1.FlowSchemaList](Resource{Group: "flowcontrol.apiserver.k8s.io", Name: "flowschemas", Singular: "flowschema", Kind: "FlowSchema", Status: true, Generation: true}),
-		res[flowcontrolv1.PriorityLevelConfiguration, flowcontrolv1.PriorityLevelConfigurationList](Resource{Group: "flowcontrol.apiserver.k8s.io", Name: "prioritylevelconfigurations", Singular: "prioritylevelconfiguration", Kind: "PriorityLevelConfiguration", Status: true, Generation: true}),
+		res[flowcontrolv1.FlowSchema, flowcontrolv1.FlowSchemaList](Resource{Group: "flowcontrol.apiserver.k8s.io", Name: "flowschemas", Singular: "flowschema", Kind: "FlowSchema", Status: true, Generation: true, Hooks: Hooks{PrepareForStatusUpdate: resetMetaForStatus}}),
+		res[flowcontrolv1.PriorityLevelConfiguration, flowcontrolv1.PriorityLevelConfigurationList](Resource{Group: "flowcontrol.apiserver.k8s.io", Name: "prioritylevelconfigurations", Singular: "prioritylevelconfiguration", Kind: "PriorityLevelConfiguration", Status: true, Generation: true, Hooks: Hooks{PrepareForStatusUpdate: resetMetaForStatus}}),
 	}
 }

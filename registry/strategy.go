@@ -54,12 +54,40 @@ type Hooks struct {
 type strategy struct {
 	runtime.ObjectTyper
 	names.NameGenerator
-	res    *Resource
-	status bool // true for the /status subresource's strategy
+	res *Resource
+	// sub is the subresource this strategy serves (status, approval, ...);
+	// nil for the main resource.
+	sub *Subresource
 }
 
-func newStrategy(res *Resource, status bool) *strategy {
-	return &strategy{ObjectTyper: apis.Scheme, NameGenerator: names.SimpleNameGenerator, res: res, status: status}
+func newStrategy(res *Resource, sub *Subresource) *strategy {
+	return &strategy{ObjectTyper: apis.Scheme, NameGenerator: names.SimpleNameGenerator, res: res, sub: sub}
+}
+
+// Subresource is an update-only view of a resource that may change only part
+// of it, such as /status.
+type Subresource struct {
+	Name string
+	// PrepareForUpdate makes obj what this subresource may write, given the stored old.
+	PrepareForUpdate func(ctx context.Context, obj, old runtime.Object)
+	// ValidateUpdate validates the update; nil means validation.ValidateStatusUpdate.
+	ValidateUpdate func(ctx context.Context, obj, old runtime.Object) field.ErrorList
+	// ResetFields are the top-level field paths a write here cannot set.
+	ResetFields [][]string
+}
+
+// statusSubresource is /status: everything but the spec may change.
+func statusSubresource(r *Resource) *Subresource {
+	return &Subresource{
+		Name: "status",
+		PrepareForUpdate: func(ctx context.Context, obj, old runtime.Object) {
+			copyField(obj, old, "Spec")
+			if h := r.Hooks.PrepareForStatusUpdate; h != nil {
+				h(ctx, obj, old)
+			}
+		},
+		ResetFields: [][]string{{"spec"}},
+	}
 }
 
 func (s *strategy) NamespaceScoped() bool { return s.res.Namespaced }
@@ -79,11 +107,8 @@ func (s *strategy) PrepareForCreate(ctx context.Context, obj runtime.Object) {
 }
 
 func (s *strategy) PrepareForUpdate(ctx context.Context, obj, old runtime.Object) {
-	if s.status {
-		copyField(obj, old, "Spec")
-		if h := s.res.Hooks.PrepareForStatusUpdate; h != nil {
-			h(ctx, obj, old)
-		}
+	if s.sub != nil {
+		s.sub.PrepareForUpdate(ctx, obj, old)
 		return
 	}
 	if s.res.Status {
@@ -134,7 +159,10 @@ func (s *strategy) Validate(ctx context.Context, obj runtime.Object) field.Error
 }
 
 func (s *strategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-	if s.status {
+	if s.sub != nil {
+		if s.sub.ValidateUpdate != nil {
+			return s.sub.ValidateUpdate(ctx, obj, old)
+		}
 		return validation.ValidateStatusUpdate(obj, old)
 	}
 	errs := validation.ValidateObjectUpdate(obj, old)
@@ -152,7 +180,7 @@ func (s *strategy) WarningsOnCreate(ctx context.Context, obj runtime.Object) []s
 }
 
 func (s *strategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object) []string {
-	if h := s.res.Hooks.WarningsOnUpdate; h != nil && !s.status {
+	if h := s.res.Hooks.WarningsOnUpdate; h != nil && s.sub == nil {
 		return h(ctx, obj, old)
 	}
 	return nil
@@ -161,7 +189,7 @@ func (s *strategy) WarningsOnUpdate(ctx context.Context, obj, old runtime.Object
 func (s *strategy) Canonicalize(obj runtime.Object) {}
 
 func (s *strategy) AllowCreateOnUpdate(context.Context) bool {
-	return s.res.Hooks.AllowCreateOnUpdate && !s.status
+	return s.res.Hooks.AllowCreateOnUpdate && s.sub == nil
 }
 
 func (s *strategy) AllowUnconditionalUpdate(context.Context) bool {
@@ -181,12 +209,22 @@ func (s *strategy) CheckGracefulDelete(ctx context.Context, obj runtime.Object, 
 // GetResetFields names the fields a write through this endpoint may not set,
 // so server-side apply does not record them as owned.
 func (s *strategy) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	if !s.res.Status {
+	paths := s.res.ResetFields
+	if s.sub != nil {
+		paths = s.sub.ResetFields
+	} else if paths == nil && s.res.Status {
+		paths = [][]string{{"status"}}
+	}
+	if len(paths) == 0 {
 		return nil
 	}
-	reset := fieldpath.NewSet(fieldpath.MakePathOrDie("status"))
-	if s.status {
-		reset = fieldpath.NewSet(fieldpath.MakePathOrDie("spec"))
+	reset := fieldpath.NewSet()
+	for _, p := range paths {
+		elems := make([]any, len(p))
+		for i, e := range p {
+			elems[i] = e
+		}
+		reset.Insert(fieldpath.MakePathOrDie(elems...))
 	}
 	out := map[fieldpath.APIVersion]*fieldpath.Set{}
 	for _, gv := range apis.ServedGroupVersions {
