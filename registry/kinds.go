@@ -6,6 +6,7 @@ import (
 	"strconv"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -16,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
+
+	skiffautoscalingv1 "github.com/skiff-dev/skiff/apis/autoscaling/v1"
 )
 
 // This file holds what upstream's strategies do beyond the generic
@@ -285,5 +288,18 @@ func stampCSRConditions(csr, old *certificatesv1.CertificateSigningRequest) {
 				}
 			}
 		}
+	}
+}
+
+// hpaHooks drop the annotations autoscaling/v1 uses to carry v2 fields: a
+// write through v2 must not store them, as upstream's v2 conversion drops them.
+func hpaHooks() Hooks {
+	drop := func(ctx context.Context, obj runtime.Object) {
+		hpa := obj.(*autoscalingv2.HorizontalPodAutoscaler)
+		hpa.Annotations = skiffautoscalingv1.DropRoundTripAnnotations(hpa.Annotations)
+	}
+	return Hooks{
+		PrepareForCreate: drop,
+		PrepareForUpdate: func(ctx context.Context, obj, old runtime.Object) { drop(ctx, obj) },
 	}
 }

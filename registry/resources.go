@@ -76,7 +76,7 @@ func Resources() []*Resource {
 		res[batchv1.CronJob, batchv1.CronJobList](Resource{Group: "batch", Name: "cronjobs", Singular: "cronjob", Kind: "CronJob", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"cj"}, Categories: all}),
 
 		// autoscaling/v2 (also served as v1)
-		res[autoscalingv2.HorizontalPodAutoscaler, autoscalingv2.HorizontalPodAutoscalerList](Resource{Group: "autoscaling", Name: "horizontalpodautoscalers", Singular: "horizontalpodautoscaler", Kind: "HorizontalPodAutoscaler", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"hpa"}, Categories: all}),
+		res[autoscalingv2.HorizontalPodAutoscaler, autoscalingv2.HorizontalPodAutoscalerList](Resource{Group: "autoscaling", Name: "horizontalpodautoscalers", Singular: "horizontalpodautoscaler", Kind: "HorizontalPodAutoscaler", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"hpa"}, Categories: all, Hooks: hpaHooks()}),
 
 		// networking.k8s.io/v1
 		res[networkingv1.Ingress, networkingv1.IngressList](Resource{Group: "networking.k8s.io", Name: "ingresses", Singular: "ingress", Kind: "Ingress", Namespaced: true, Status: true, Generation: true, ShortNames: []string{"ing"}}),
