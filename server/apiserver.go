@@ -29,6 +29,7 @@ import (
 	"k8s.io/apiserver/pkg/authorization/path"
 	authzunion "k8s.io/apiserver/pkg/authorization/union"
 	"k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
+	genericapifilters "k8s.io/apiserver/pkg/endpoints/filters"
 	openapinamer "k8s.io/apiserver/pkg/endpoints/openapi"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
@@ -36,6 +37,7 @@ import (
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
+	"k8s.io/apiserver/pkg/util/notfoundhandler"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -43,14 +45,15 @@ import (
 	"k8s.io/component-base/compatibility"
 	"k8s.io/component-base/version"
 	"k8s.io/klog/v2"
-	openapiaggregator "k8s.io/kube-aggregator/pkg/controllers/openapi/aggregator"
-	openapiv3controller "k8s.io/kube-aggregator/pkg/controllers/openapiv3"
-	openapiv3aggregator "k8s.io/kube-aggregator/pkg/controllers/openapiv3/aggregator"
-	commonopenapi "k8s.io/kube-openapi/pkg/common"
+	aggregatorapiserver "k8s.io/kube-aggregator/pkg/apiserver"
 
 	"github.com/skiff-dev/skiff/apis"
 	"github.com/skiff-dev/skiff/apis/openapi"
+	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
 	"github.com/skiff-dev/skiff/registry"
+	nsregistry "github.com/skiff-dev/skiff/registry/core/namespace"
+	podstorage "github.com/skiff-dev/skiff/registry/core/pod/storage"
+	"github.com/skiff-dev/skiff/registry/core/service"
 )
 
 // specialResourcePrefixes are the storage key prefixes Kubernetes has always
@@ -70,12 +73,11 @@ var publicPaths = []string{"/healthz", "/livez", "/readyz", "/version", "/versio
 
 // Server is a running control plane.
 type Server struct {
-	apiserver       *genericapiserver.GenericAPIServer
-	openAPIConfig   *commonopenapi.Config
-	openAPIV3Config *commonopenapi.OpenAPIV3Config
-	datastore       *Datastore
-	cfg       *Config
-	ca        *CA
+	apiserver  *genericapiserver.GenericAPIServer
+	aggregator *aggregatorapiserver.APIAggregator
+	datastore  *Datastore
+	cfg        *Config
+	ca         *CA
 }
 
 // effectiveVersion is the Kubernetes version skiff's API reports, taken from
@@ -206,18 +208,28 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	if err != nil {
 		return err
 	}
-	crdServer, err := crdConfig.Complete().New(genericapiserver.NewEmptyDelegate())
+	crdServer, err := crdConfig.Complete().New(genericapiserver.NewEmptyDelegateWithCustomHandler(
+		notfoundhandler.New(apis.Codecs, genericapifilters.NoMuxAndDiscoveryIncompleteKey)))
 	if err != nil {
 		return fmt.Errorf("creating the CRD API server: %w", err)
 	}
+	// The aggregator, outermost in the chain, copies this config too.
+	aggConfig, err := s.aggregatorConfig(*gc, etcdOpts, informerFactory)
+	if err != nil {
+		return err
+	}
 
-	// The outermost server serves the merged OpenAPI of the whole chain.
-	gc.SkipOpenAPIInstallation = true
 	srv, err := gc.Complete(informerFactory).New("kube-apiserver", crdServer.GenericAPIServer)
 	if err != nil {
 		return fmt.Errorf("creating the API server: %w", err)
 	}
-	groups, err := registry.APIGroups(gc.RESTOptionsGetter)
+	services, err := service.New(service.Options{ServiceCIDR: cfg.ServiceCIDR, NodePortRange: service.PortRange(cfg.NodePortRange),
+		RESTOptionsGetter: gc.RESTOptionsGetter, LoopbackConfig: gc.LoopbackClientConfig})
+	if err != nil {
+		return err
+	}
+	groups, err := registry.APIGroups(gc.RESTOptionsGetter, services.Extra, nsregistry.Extra(gc.RESTOptionsGetter),
+		podstorage.Extra(podstorage.Options{PodDisruptionBudgets: client.PolicyV1(), Authorizer: gc.Authorization.Authorizer}))
 	if err != nil {
 		return err
 	}
@@ -228,15 +240,29 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 		return fmt.Errorf("installing API groups: %w", err)
 	}
 
+	nsController, err := nscontroller.NewForConfig(gc.LoopbackClientConfig, informerFactory.Core().V1().Namespaces(), nscontroller.DefaultResync)
+	if err != nil {
+		return err
+	}
+	srv.AddPostStartHookOrDie("skiff-namespace-controller", func(hc genericapiserver.PostStartHookContext) error {
+		go nsController.Run(hc, nscontroller.DefaultWorkers)
+		return nil
+	})
 	srv.AddPostStartHookOrDie("start-skiff-informers", func(hc genericapiserver.PostStartHookContext) error {
 		informerFactory.Start(hc.Done())
 		return nil
+	})
+	srv.AddPostStartHookOrDie("skiff-service-allocators", func(hc genericapiserver.PostStartHookContext) error {
+		return services.Start(hc)
 	})
 	srv.AddPostStartHookOrDie("skiff-bootstrap", func(hc genericapiserver.PostStartHookContext) error {
 		return bootstrap(hc, client, cfg, svcIP)
 	})
 	s.apiserver = srv
-	s.openAPIConfig, s.openAPIV3Config = gc.OpenAPIConfig, gc.OpenAPIV3Config
+	// Last: the aggregator registers an APIService for each group installed above.
+	if s.aggregator, err = s.newAggregator(aggConfig, srv, crdServer.Informers.Apiextensions().V1().CustomResourceDefinitions()); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -255,7 +281,12 @@ func (s *Server) applyAuth(gc *genericapiserver.Config) error {
 	for _, p := range publicPaths {
 		conditions = append(conditions, apiserverapi.AnonymousAuthCondition{Path: p})
 	}
+	frontProxy, err := s.frontProxyAuthenticator(gc)
+	if err != nil {
+		return err
+	}
 	authn := union.New(
+		frontProxy,
 		group.NewAuthenticatedGroupAdder(x509.NewDynamic(caProvider.VerifyOptions, x509.CommonNameUserConversion)),
 		anonymous.NewAuthenticator(conditions),
 	)
@@ -308,24 +339,15 @@ var apiextensionsv1GV = schema.GroupVersion{Group: "apiextensions.k8s.io", Versi
 // Run serves the API until ctx is done.
 func (s *Server) Run(ctx context.Context) error {
 	defer s.datastore.Close()
-	prepared := s.apiserver.PrepareRun()
-
-	// The outer server's OpenAPI is aggregated from the whole chain so that
+	// The aggregator serves the OpenAPI merged from the whole chain, so
 	// custom resources appear in it (kubectl explain, server-side apply).
-	specDownloader := openapiaggregator.NewDownloader()
-	if _, err := openapiaggregator.BuildAndRegisterAggregator(&specDownloader, s.apiserver.NextDelegate(),
-		s.apiserver.Handler.GoRestfulContainer.RegisteredWebServices(), s.openAPIConfig, s.apiserver.Handler.NonGoRestfulMux); err != nil {
-		return fmt.Errorf("serving OpenAPI v2: %w", err)
-	}
-	v3, err := openapiv3aggregator.BuildAndRegisterAggregator(openapiv3aggregator.NewDownloader(), s.apiserver.NextDelegate(),
-		s.apiserver.Handler.GoRestfulContainer, s.openAPIV3Config, s.apiserver.Handler.NonGoRestfulMux)
+	prepared, err := s.aggregator.PrepareRun()
 	if err != nil {
-		return fmt.Errorf("serving OpenAPI v3: %w", err)
+		return fmt.Errorf("preparing the API server: %w", err)
 	}
-	go openapiv3controller.NewAggregationController(v3).Run(ctx.Done())
 
 	klog.InfoS("Wrote the admin kubeconfig", "path", s.cfg.KubeconfigPath)
-	return prepared.RunWithContext(ctx)
+	return prepared.Run(ctx)
 }
 
 func dedupe(in []string) []string {

@@ -57,10 +57,24 @@ func ensureBootstrapObjects(ctx context.Context, client kubernetes.Interface, cf
 			}},
 		},
 	}
-	if _, err := client.CoreV1().Services(metav1.NamespaceDefault).Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("creating the kubernetes service: %w", err)
+	// Get first, as upstream's kubernetes service controller does: creating
+	// an existing Service that names its ClusterIP fails on the allocation
+	// ("provided IP is already allocated"), not with AlreadyExists.
+	if _, err := client.CoreV1().Services(metav1.NamespaceDefault).Get(ctx, svc.Name, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		if _, err := client.CoreV1().Services(metav1.NamespaceDefault).Create(ctx, svc, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating the kubernetes service: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("reading the kubernetes service: %w", err)
 	}
 
+	// Endpoints may not point at loopback (upstream validation refuses it), so
+	// a server advertising a loopback address publishes none: nothing outside
+	// this host could use them anyway.
+	if cfg.AdvertiseAddress.IsLoopback() {
+		klog.InfoS("Not publishing endpoints for the kubernetes service: the advertise address is loopback", "address", cfg.AdvertiseAddress)
+		return nil
+	}
 	addr := cfg.AdvertiseAddress.String()
 	ep := &corev1.Endpoints{
 		ObjectMeta: metav1.ObjectMeta{

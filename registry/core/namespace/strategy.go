@@ -8,11 +8,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
-	"strings"
 
 	corev1 "k8s.io/api/core/v1"
-	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -114,38 +111,7 @@ func (finalizeStrategy) PrepareForUpdate(ctx context.Context, obj, old runtime.O
 }
 
 func (finalizeStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-	return validateFinalizeUpdate(obj.(*corev1.Namespace), old.(*corev1.Namespace))
-}
-
-// validateFinalizeUpdate checks a write through /finalize as upstream's
-// ValidateNamespaceFinalizeUpdate does: the metadata update rules, and every
-// spec finalizer must be a standard or a fully qualified name.
-func validateFinalizeUpdate(ns, old *corev1.Namespace) field.ErrorList {
-	metaPath := field.NewPath("metadata")
-	errs := apimachineryvalidation.ValidateObjectMetaUpdate(&ns.ObjectMeta, &old.ObjectMeta, metaPath)
-	for i, f := range ns.Finalizers {
-		errs = append(errs, validateKubeFinalizerName(f, metaPath.Child("finalizers").Index(i))...)
-	}
-	specPath := field.NewPath("spec", "finalizers")
-	for i, f := range ns.Spec.Finalizers {
-		p := specPath.Index(i)
-		errs = append(errs, apimachineryvalidation.ValidateFinalizerName(string(f), p)...)
-		errs = append(errs, validateKubeFinalizerName(string(f), p)...)
-	}
-	return errs
-}
-
-// validateKubeFinalizerName rejects unqualified names other than the
-// finalizers Kubernetes itself defines.
-func validateKubeFinalizerName(name string, fldPath *field.Path) field.ErrorList {
-	if strings.Contains(name, "/") {
-		return nil
-	}
-	switch name {
-	case string(corev1.FinalizerKubernetes), metav1.FinalizerOrphanDependents, metav1.FinalizerDeleteDependents:
-		return nil
-	}
-	return field.ErrorList{field.Invalid(fldPath, name, "name is neither a standard finalizer name nor is it fully qualified")}
+	return validation.ValidateNamespaceFinalizeUpdate(obj.(*corev1.Namespace), old.(*corev1.Namespace))
 }
 
 func resetFields(path string) map[fieldpath.APIVersion]*fieldpath.Set {

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 )
 
@@ -53,21 +54,20 @@ func TestPrepareForUpdate(t *testing.T) {
 		return ns
 	}
 	for _, tc := range []struct {
-		name           string
-		prepare        func(obj, old *corev1.Namespace)
+		name     string
+		strategy interface {
+			PrepareForUpdate(ctx context.Context, obj, old runtime.Object)
+		}
 		wantFinalizers []corev1.FinalizerName
 		wantPhase      corev1.NamespacePhase
 	}{
-		{"main resource keeps spec and status", func(obj, old *corev1.Namespace) { nsStrategy.PrepareForUpdate(context.Background(), obj, old) },
-			[]corev1.FinalizerName{corev1.FinalizerKubernetes}, corev1.NamespaceActive},
-		{"status keeps spec", func(obj, old *corev1.Namespace) { statusStrategy{nsStrategy}.PrepareForUpdate(context.Background(), obj, old) },
-			[]corev1.FinalizerName{corev1.FinalizerKubernetes}, corev1.NamespaceTerminating},
-		{"finalize keeps status", func(obj, old *corev1.Namespace) { finalizeStrategy{nsStrategy}.PrepareForUpdate(context.Background(), obj, old) },
-			[]corev1.FinalizerName{"example.com/b"}, corev1.NamespaceActive},
+		{"main resource keeps spec and status", nsStrategy, []corev1.FinalizerName{corev1.FinalizerKubernetes}, corev1.NamespaceActive},
+		{"status keeps spec", statusStrategy{nsStrategy}, []corev1.FinalizerName{corev1.FinalizerKubernetes}, corev1.NamespaceTerminating},
+		{"finalize keeps status", finalizeStrategy{nsStrategy}, []corev1.FinalizerName{"example.com/b"}, corev1.NamespaceActive},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ns := changed()
-			tc.prepare(ns, old)
+			tc.strategy.PrepareForUpdate(context.Background(), ns, old)
 			if !slices.Equal(ns.Spec.Finalizers, tc.wantFinalizers) || ns.Status.Phase != tc.wantPhase {
 				t.Errorf("got finalizers %v phase %q, want %v %q", ns.Spec.Finalizers, ns.Status.Phase, tc.wantFinalizers, tc.wantPhase)
 			}
@@ -119,7 +119,7 @@ func TestValidateFinalizeUpdate(t *testing.T) {
 			ns.Spec.Finalizers = tc.finalizers
 			ns.Finalizers = tc.meta
 			var got []string
-			for _, err := range validateFinalizeUpdate(ns, old) {
+			for _, err := range (finalizeStrategy{nsStrategy}).ValidateUpdate(context.Background(), ns, old) {
 				got = append(got, err.Error())
 			}
 			if !slices.Equal(got, tc.want) {

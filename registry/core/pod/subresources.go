@@ -138,7 +138,7 @@ func (ephemeralContainersStrategy) PrepareForUpdate(ctx context.Context, obj, ol
 }
 
 func (ephemeralContainersStrategy) ValidateUpdate(ctx context.Context, obj, old runtime.Object) field.ErrorList {
-	return validateEphemeralContainersUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
+	return validation.ValidatePodEphemeralContainersUpdate(obj.(*corev1.Pod), old.(*corev1.Pod))
 }
 
 type resizeStrategy struct{ subresourceStrategy }

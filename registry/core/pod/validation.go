@@ -1,48 +1,22 @@
 package pod
 
 import (
-	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
-	"k8s.io/apimachinery/pkg/util/diff"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	"github.com/skiff-dev/skiff/apis/validation"
 )
 
 // validateWholePod validates the metadata update and the whole new spec of
-// a subresource write. The pod update rules would also reject any spec
-// change, which is what the subresource allows; comparing against the old
-// metadata with the new spec keeps every other rule.
+// a resize. The pod update rules would also reject any resource change,
+// which is what the subresource allows; comparing against the old metadata
+// with the new spec keeps every other rule.
 func validateWholePod(pod, oldPod *corev1.Pod) field.ErrorList {
 	base := oldPod.DeepCopy()
 	base.Spec = *pod.Spec.DeepCopy()
 	return validation.ValidateObjectUpdate(pod, base)
-}
-
-// validateEphemeralContainersUpdate checks a write to pods/ephemeralcontainers:
-// ephemeral containers may be added, never changed or removed.
-func validateEphemeralContainersUpdate(pod, oldPod *corev1.Pod) field.ErrorList {
-	errs := validateWholePod(pod, oldPod)
-	if _, ok := oldPod.Annotations[corev1.MirrorPodAnnotationKey]; ok {
-		return field.ErrorList{field.Forbidden(field.NewPath(""), "static pods do not support ephemeral containers")}
-	}
-	byName := map[string]*corev1.EphemeralContainer{}
-	for i := range pod.Spec.EphemeralContainers {
-		byName[pod.Spec.EphemeralContainers[i].Name] = &pod.Spec.EphemeralContainers[i]
-	}
-	specPath := field.NewPath("spec", "ephemeralContainers")
-	for _, old := range oldPod.Spec.EphemeralContainers {
-		current, ok := byName[old.Name]
-		switch {
-		case !ok:
-			errs = append(errs, field.Forbidden(specPath, fmt.Sprintf("existing ephemeral containers %q may not be removed\n", old.Name)))
-		case !apiequality.Semantic.DeepEqual(old, *current):
-			errs = append(errs, field.Forbidden(specPath, fmt.Sprintf("existing ephemeral containers %q may not be changed\n%v", old.Name, diff.Diff(old, *current))))
-		}
-	}
-	return errs
 }
 
 // validateResize checks a write to pods/resize: only the cpu and memory

@@ -114,6 +114,17 @@ func rangeOffset(prefix netip.Prefix) uint64 {
 	return size / 16
 }
 
+// prefixContainsIP is true when addr is in prefix and is neither its network
+// address nor, for IPv4, its broadcast address: a ServiceCIDR never hands
+// those out, so a ClusterIP equal to one of them belongs to no ServiceCIDR.
+func prefixContainsIP(prefix netip.Prefix, addr netip.Addr) bool {
+	prefix = prefix.Masked()
+	if addr == prefix.Addr() || (addr.Is4() && addr == lastAddr(prefix)) {
+		return false
+	}
+	return prefix.Contains(addr)
+}
+
 func lastAddr(prefix netip.Prefix) netip.Addr {
 	b := prefix.Addr().AsSlice()
 	hostBits := len(b)*8 - prefix.Bits()
@@ -224,7 +235,7 @@ func (a *ipAllocator) allocate(ctx context.Context, svc *corev1.Service, ip net.
 	}
 	var r *ipRange
 	for _, candidate := range ranges {
-		if candidate.ready && candidate.prefix.Contains(addr) {
+		if candidate.ready && prefixContainsIP(candidate.prefix, addr) {
 			r = candidate
 			break
 		}
@@ -260,15 +271,10 @@ func (a *ipAllocator) allocateNext(ctx context.Context, svc *corev1.Service, dry
 		}
 		return ranges[0].prefix.Addr().AsSlice(), nil
 	}
-	var used map[netip.Addr]bool
+	used := &usedSet{list: a.usedAddrs}
 	for _, r := range ranges {
 		if !r.ready {
 			continue
-		}
-		if used == nil {
-			if used, err = a.usedAddrs(ctx); err != nil {
-				return nil, err
-			}
 		}
 		addr, err := a.allocateFrom(ctx, r, used, svc)
 		if err == nil {
@@ -279,6 +285,29 @@ func (a *ipAllocator) allocateNext(ctx context.Context, svc *corev1.Service, dry
 		}
 	}
 	return nil, errIPFull
+}
+
+// usedSet is the set of taken addresses, read from the cache only when the
+// first address tried turns out to be taken: in a sparsely used range one
+// create is all an allocation costs.
+type usedSet struct {
+	list  func(ctx context.Context) (map[netip.Addr]bool, error)
+	addrs map[netip.Addr]bool
+}
+
+func (u *usedSet) has(addr netip.Addr) bool { return u.addrs[addr] }
+
+// load reads the set once; it is called after the first collision.
+func (u *usedSet) load(ctx context.Context) error {
+	if u.addrs != nil {
+		return nil
+	}
+	addrs, err := u.list(ctx)
+	if err != nil {
+		return err
+	}
+	u.addrs = addrs
+	return nil
 }
 
 func (a *ipAllocator) usedAddrs(ctx context.Context) (map[netip.Addr]bool, error) {
@@ -295,7 +324,7 @@ func (a *ipAllocator) usedAddrs(ctx context.Context) (map[netip.Addr]bool, error
 	return used, nil
 }
 
-func (a *ipAllocator) allocateFrom(ctx context.Context, r *ipRange, used map[netip.Addr]bool, svc *corev1.Service) (netip.Addr, error) {
+func (a *ipAllocator) allocateFrom(ctx context.Context, r *ipRange, used *usedSet, svc *corev1.Service) (netip.Addr, error) {
 	upper := r.size - r.rangeOffset
 	if upper == 0 {
 		return netip.Addr{}, errIPFull
@@ -322,14 +351,14 @@ func (a *ipAllocator) allocateFrom(ctx context.Context, r *ipRange, used map[net
 // takes the first address it can create an IPAddress for. Another API
 // server may win an address between the cache read and the create; that
 // address is skipped.
-func (a *ipAllocator) scan(ctx context.Context, first, last netip.Addr, offset uint64, used map[netip.Addr]bool, svc *corev1.Service) (netip.Addr, error) {
+func (a *ipAllocator) scan(ctx context.Context, first, last netip.Addr, offset uint64, used *usedSet, svc *corev1.Service) (netip.Addr, error) {
 	start, ok := addOffset(first, offset)
 	if !ok || last.Less(start) {
 		start = first
 	}
 	addr := start
 	for {
-		if !used[addr] {
+		if !used.has(addr) {
 			err := a.create(ctx, addr, svc)
 			if err == nil {
 				return addr, nil
@@ -337,7 +366,9 @@ func (a *ipAllocator) scan(ctx context.Context, first, last netip.Addr, offset u
 			if !errors.Is(err, errIPAllocated) {
 				return netip.Addr{}, err
 			}
-			klog.InfoS("IP taken by another allocator, trying the next one", "ip", addr)
+			if err := used.load(ctx); err != nil {
+				return netip.Addr{}, err
+			}
 		}
 		if addr == last {
 			addr = first

@@ -223,7 +223,7 @@ func (rp *repair) repairClusterIPs(ctx context.Context) error {
 	}
 	inRange := func(addr netip.Addr) bool {
 		for _, p := range prefixes {
-			if p.Contains(addr) {
+			if prefixContainsIP(p, addr) {
 				return true
 			}
 		}

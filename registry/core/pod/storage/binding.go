@@ -7,17 +7,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/validation/field"
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	"k8s.io/apiserver/pkg/storage"
 	storeerr "k8s.io/apiserver/pkg/storage/errors"
 	"k8s.io/apiserver/pkg/util/dryrun"
 
+	"github.com/skiff-dev/skiff/apis/validation"
 	"github.com/skiff-dev/skiff/registry/core/pod"
 )
 
@@ -50,7 +49,7 @@ func (r *BindingREST) Create(ctx context.Context, name string, obj runtime.Objec
 	if name != binding.Name {
 		return nil, errors.NewBadRequest("name in URL does not match name in Binding object")
 	}
-	if errs := validateBinding(binding); len(errs) != 0 {
+	if errs := validation.ValidateBinding(binding); len(errs) != 0 {
 		return nil, errs.ToAggregate()
 	}
 	if createValidation != nil {
@@ -62,21 +61,6 @@ func (r *BindingREST) Create(ctx context.Context, name string, obj runtime.Objec
 		return nil, err
 	}
 	return &metav1.Status{Status: metav1.StatusSuccess}, nil
-}
-
-func validateBinding(b *corev1.Binding) field.ErrorList {
-	var errs field.ErrorList
-	if b.Target.Kind != "" && b.Target.Kind != "Node" {
-		errs = append(errs, field.NotSupported(field.NewPath("target", "kind"), b.Target.Kind, []string{"Node", "<empty>"}))
-	}
-	if b.Target.Name == "" {
-		errs = append(errs, field.Required(field.NewPath("target", "name"), ""))
-	} else if b.Target.Kind == "" || b.Target.Kind == "Node" {
-		for _, msg := range apimachineryvalidation.NameIsDNSSubdomain(b.Target.Name, false) {
-			errs = append(errs, field.Invalid(field.NewPath("target", "name"), b.Target.Name, msg))
-		}
-	}
-	return errs
 }
 
 // assign sets the pod's node if it has none, with the Binding's annotations
