@@ -51,7 +51,6 @@ func Resources() []*Resource {
 		res[corev1.Pod, corev1.PodList](Resource{Name: "pods", Singular: "pod", Kind: "Pod", Namespaced: true, Status: true, ShortNames: []string{"po"}, Categories: all, Hooks: podHooks()}),
 		res[corev1.Service, corev1.ServiceList](Resource{Name: "services", Singular: "service", Kind: "Service", Namespaced: true, Status: true, ShortNames: []string{"svc"}, Categories: all}),
 		res[corev1.Endpoints, corev1.EndpointsList](Resource{Name: "endpoints", Singular: "endpoints", Kind: "Endpoints", Namespaced: true, ShortNames: []string{"ep"}, Hooks: Hooks{AllowCreateOnUpdate: true}}),
-		res[corev1.Namespace, corev1.NamespaceList](Resource{Name: "namespaces", Singular: "namespace", Kind: "Namespace", Status: true, ShortNames: []string{"ns"}}),
 		res[corev1.Node, corev1.NodeList](Resource{Name: "nodes", Singular: "node", Kind: "Node", Status: true, ShortNames: []string{"no"}}),
 		res[corev1.ConfigMap, corev1.ConfigMapList](Resource{Name: "configmaps", Singular: "configmap", Kind: "ConfigMap", Namespaced: true, ShortNames: []string{"cm"}}),
 		res[corev1.Secret, corev1.SecretList](Resource{Name: "secrets", Singular: "secret", Kind: "Secret", Namespaced: true, Hooks: secretHooks()}),

@@ -137,17 +137,18 @@ var builtinAPIServicePriorities = map[schema.GroupVersion]apiServicePriority{
 	{Group: "lifecycle.k8s.io", Version: "v1alpha1"}:             {Group: 15700, Version: 1},
 }
 
-// Front proxy: the aggregator authenticates to aggregated API servers (and to
-// skiff's own server, for requests it forwards) with a client certificate
-// from a CA of its own, and passes the user on in these headers, as
-// kube-apiserver is configured by kubeadm.
+// Front proxy: the aggregator authenticates to aggregated API servers with a
+// client certificate from a CA of its own and passes the user on in these
+// headers; skiff's own server trusts the same CA and headers, so that any
+// front proxy holding such a certificate may act for users. The names are
+// kubeadm's configuration of kube-apiserver.
 const (
-	frontProxyClientName    = "front-proxy-client"
-	frontProxyUserHeader    = "X-Remote-User"
-	frontProxyGroupHeader   = "X-Remote-Group"
-	frontProxyExtraPrefix   = "X-Remote-Extra-"
-	frontProxyCACommonName  = "front-proxy-ca"
-	frontProxyClientCertFor = "client"
+	frontProxyClientName   = "front-proxy-client"
+	frontProxyUserHeader   = "X-Remote-User"
+	frontProxyGroupHeader  = "X-Remote-Group"
+	frontProxyExtraPrefix  = "X-Remote-Extra-"
+	frontProxyCACommonName = "front-proxy-ca"
+	frontProxyCertName     = "client"
 )
 
 type frontProxyFiles struct{ caFile, certFile, keyFile string }
@@ -156,8 +157,8 @@ func (c *Config) frontProxyFiles() frontProxyFiles {
 	dir := filepath.Join(c.tlsDir(), "front-proxy")
 	return frontProxyFiles{
 		caFile:   filepath.Join(dir, "ca.crt"),
-		certFile: filepath.Join(dir, frontProxyClientCertFor+".crt"),
-		keyFile:  filepath.Join(dir, frontProxyClientCertFor+".key"),
+		certFile: filepath.Join(dir, frontProxyCertName+".crt"),
+		keyFile:  filepath.Join(dir, frontProxyCertName+".key"),
 	}
 }
 
@@ -170,7 +171,7 @@ func ensureFrontProxyCerts(cfg *Config) (frontProxyFiles, error) {
 	if err != nil {
 		return files, fmt.Errorf("front-proxy CA: %w", err)
 	}
-	if _, _, err := ca.EnsureCert(dir, frontProxyClientCertFor, CertSpec{CommonName: frontProxyClientName, Client: true}); err != nil {
+	if _, _, err := ca.EnsureCert(dir, frontProxyCertName, CertSpec{CommonName: frontProxyClientName, Client: true}); err != nil {
 		return files, fmt.Errorf("front-proxy client certificate: %w", err)
 	}
 	return files, nil

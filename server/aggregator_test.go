@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -15,17 +16,21 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextensionsclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	crdlisters "k8s.io/apiextensions-apiserver/pkg/client/listers/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	utilnet "k8s.io/apimachinery/pkg/util/net"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
@@ -34,6 +39,9 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 	apiregistrationv1 "k8s.io/kube-aggregator/pkg/apis/apiregistration/v1"
+	apiregistrationclient "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
+	apiregistrationtyped "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset/typed/apiregistration/v1"
+	"k8s.io/utils/ptr"
 
 	"github.com/skiff-dev/skiff/apis"
 )
@@ -417,6 +425,33 @@ func TestServerChain(t *testing.T) {
 		}
 	})
 
+	t.Run("an aggregated APIService is proxied to its Service", func(t *testing.T) {
+		ext := startExtensionServer(t, cfg.AdvertiseAddress)
+		apiregClient := apiregistrationclient.NewForConfigOrDie(restConfig).ApiregistrationV1().APIServices()
+		createExtensionObjects(ctx, t, client, apiregClient, ext)
+		poll(ctx, t, "v1.metrics.example.io available", func() error {
+			if got := apiServiceRows(ctx, t, restConfig)["v1.metrics.example.io"]; got != [2]string{"default/ext", "True"} {
+				return fmt.Errorf("SERVICE, AVAILABLE = %q", got)
+			}
+			return nil
+		})
+		code, body := rawGet(ctx, t, restConfig, "/apis/metrics.example.io/v1/namespaces/default/gadgets", nil)
+		if code != http.StatusOK {
+			t.Fatalf("status %d: %s", code, body)
+		}
+		// The extension server answers with who the front proxy said is
+		// calling, having checked the front proxy's certificate.
+		if !strings.Contains(body, `"user":"system:admin"`) || !strings.Contains(body, `"groups":["system:masters","system:authenticated"]`) {
+			t.Errorf("extension server saw %s", body)
+		}
+		if groups := legacyGroups(t, restConfig); !slices.Contains(groups, "metrics.example.io") {
+			t.Errorf("legacy /apis groups %v lack metrics.example.io", groups)
+		}
+		if err := apiregClient.Delete(ctx, "v1.metrics.example.io", metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("the front proxy's X-Remote headers authenticate", func(t *testing.T) {
 		files := cfg.frontProxyFiles()
 		proxyConfig := rest.AnonymousClientConfig(restConfig)
@@ -568,6 +603,79 @@ func rawGet(ctx context.Context, t *testing.T, cfg *rest.Config, path string, he
 		t.Fatal(err)
 	}
 	return resp.StatusCode, string(body)
+}
+
+// startExtensionServer serves a minimal metrics.example.io/v1 API that only
+// answers the front proxy, echoing the user it forwarded.
+func startExtensionServer(t *testing.T, ip net.IP) *httptest.Server {
+	t.Helper()
+	l, err := net.Listen("tcp", net.JoinHostPort(ip.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 || r.TLS.PeerCertificates[0].Subject.CommonName != frontProxyClientName {
+			http.Error(w, "not the front proxy", http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/apis/metrics.example.io/v1":
+			fmt.Fprint(w, `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"metrics.example.io/v1",`+
+				`"resources":[{"name":"gadgets","singularName":"gadget","namespaced":true,"kind":"Gadget","verbs":["get","list"]}]}`)
+		case "/apis/metrics.example.io/v1/namespaces/default/gadgets":
+			seen, _ := json.Marshal(map[string]any{"user": r.Header.Get("X-Remote-User"), "groups": r.Header.Values("X-Remote-Group")})
+			fmt.Fprintf(w, `{"kind":"GadgetList","apiVersion":"metrics.example.io/v1","metadata":{},"items":[],"seen":%s}`, seen)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	ext.Listener.Close()
+	ext.Listener = l
+	ext.TLS = &tls.Config{ClientAuth: tls.RequireAnyClientCert}
+	ext.StartTLS()
+	t.Cleanup(ext.Close)
+	return ext
+}
+
+// createExtensionObjects points a headless Service at ext through an
+// EndpointSlice and registers ext's group version as an APIService.
+func createExtensionObjects(ctx context.Context, t *testing.T, client kubernetes.Interface,
+	apiServices apiregistrationtyped.APIServiceInterface, ext *httptest.Server) {
+	t.Helper()
+	addr := ext.Listener.Addr().(*net.TCPAddr)
+	port := int32(addr.Port)
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "ext", Namespace: "default"},
+		Spec: corev1.ServiceSpec{ClusterIP: corev1.ClusterIPNone,
+			Ports: []corev1.ServicePort{{Name: "https", Port: 443, TargetPort: intstr.FromInt32(port)}}},
+	}
+	if _, err := client.CoreV1().Services("default").Create(ctx, svc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	slice := &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "ext-1", Namespace: "default", Labels: map[string]string{discoveryv1.LabelServiceName: "ext"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{addr.IP.String()}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
+		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To("https"), Port: ptr.To(port), Protocol: ptr.To(corev1.ProtocolTCP)}},
+	}
+	if addr.IP.To4() == nil {
+		slice.AddressType = discoveryv1.AddressTypeIPv6
+	}
+	if _, err := client.DiscoveryV1().EndpointSlices("default").Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	apiService := &apiregistrationv1.APIService{
+		ObjectMeta: metav1.ObjectMeta{Name: "v1.metrics.example.io"},
+		Spec: apiregistrationv1.APIServiceSpec{
+			Group: "metrics.example.io", Version: "v1", GroupPriorityMinimum: 100, VersionPriority: 10,
+			InsecureSkipTLSVerify: true,
+			Service:               &apiregistrationv1.ServiceReference{Namespace: "default", Name: "ext", Port: ptr.To[int32](443)},
+		},
+	}
+	if _, err := apiServices.Create(ctx, apiService, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func testCRD() *apiextensionsv1.CustomResourceDefinition {

@@ -112,7 +112,7 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 		return nil, err
 	}
 
-	ds, err := StartDatastore(ctx, cfg.DatastoreEndpoint, cfg.dbDir(), cfg.runDir())
+	ds, err := StartDatastore(cfg.DatastoreEndpoint, cfg.dbDir(), cfg.runDir())
 	if err != nil {
 		return nil, err
 	}

@@ -22,15 +22,26 @@ var systemNamespaces = []string{metav1.NamespaceDefault, metav1.NamespaceSystem,
 
 // bootstrap creates the objects every cluster has before anyone uses it: the
 // system namespaces and the `kubernetes` Service with its endpoints. It is
-// safe to run on every start.
+// safe to run on every start. Afterwards it keeps recreating them, as
+// kube-apiserver does, should anyone delete them.
 func bootstrap(ctx context.Context, client kubernetes.Interface, cfg *Config, svcIP net.IP) error {
-	return wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 		if err := ensureBootstrapObjects(ctx, client, cfg, svcIP); err != nil {
 			klog.InfoS("Bootstrap objects not ready yet", "err", err)
 			return false, nil
 		}
 		return true, nil
 	})
+	if err != nil {
+		// Not fatal: the loop below keeps trying, and the server stays up.
+		klog.ErrorS(err, "Creating the cluster's bootstrap objects")
+	}
+	go wait.UntilWithContext(ctx, func(ctx context.Context) {
+		if err := ensureBootstrapObjects(ctx, client, cfg, svcIP); err != nil {
+			klog.ErrorS(err, "Recreating the cluster's bootstrap objects")
+		}
+	}, time.Minute)
+	return nil
 }
 
 func ensureBootstrapObjects(ctx context.Context, client kubernetes.Interface, cfg *Config, svcIP net.IP) error {

@@ -17,6 +17,7 @@ import (
 	"github.com/k3s-io/kine/pkg/drivers/sqlite"
 	kineserver "github.com/k3s-io/kine/pkg/server"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/keepalive"
 	"k8s.io/klog/v2"
 )
 
@@ -41,10 +42,11 @@ func (d *Datastore) Close() {
 	}
 }
 
-// StartDatastore starts kine in-process for endpoint ("" means SQLite under
+// StartDatastore starts kine in-process (stopped by Close, once the API
+// server no longer needs it) for endpoint ("" means SQLite under
 // dbDir) and serves it on a unix socket in socketDir. An http(s):// endpoint is
 // an etcd cluster and is returned as is.
-func StartDatastore(ctx context.Context, endpoint, dbDir, socketDir string) (*Datastore, error) {
+func StartDatastore(endpoint, dbDir, socketDir string) (*Datastore, error) {
 	if strings.HasPrefix(endpoint, "http://") || strings.HasPrefix(endpoint, "https://") {
 		return &Datastore{Endpoints: strings.Split(endpoint, ",")}, nil
 	}
@@ -110,7 +112,13 @@ func StartDatastore(ctx context.Context, endpoint, dbDir, socketDir string) (*Da
 		cancel()
 		return nil, fmt.Errorf("securing datastore socket: %w", err)
 	}
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(2*1024*1024+4096), grpc.MaxSendMsgSize(1<<31-1))
+	gs := grpc.NewServer(
+		grpc.MaxRecvMsgSize(2*1024*1024+4096),
+		grpc.MaxSendMsgSize(1<<31-1),
+		// The API server's etcd client pings idle connections; allow it as etcd
+		// does, or the connection is dropped with "too_many_pings".
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 5 * time.Second, PermitWithoutStream: true}),
+	)
 	kineserver.New(backend, "unix", 5*time.Second, emulatedEtcdVersion).Register(gs)
 	wg.Add(1)
 	go func() {
@@ -129,9 +137,5 @@ func StartDatastore(ctx context.Context, endpoint, dbDir, socketDir string) (*Da
 			cancel()
 		})
 	}
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
 	return &Datastore{Endpoints: []string{"unix://" + sock}, stop: stop, wg: wg}, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/skiff-dev/skiff/apis/validation/declarative/appsv1"
 	"github.com/skiff-dev/skiff/apis/validation/declarative/authorizationv1"
 	"github.com/skiff-dev/skiff/apis/validation/declarative/autoscalingv1"
+	"github.com/skiff-dev/skiff/apis/validation/declarative/autoscalingv2"
 	"github.com/skiff-dev/skiff/apis/validation/declarative/batchv1"
 	"github.com/skiff-dev/skiff/apis/validation/declarative/certificatesv1"
 	"github.com/skiff-dev/skiff/apis/validation/declarative/coordinationv1"
@@ -19,7 +20,9 @@ import (
 	"github.com/skiff-dev/skiff/apis/validation/declarative/nodev1"
 	"github.com/skiff-dev/skiff/apis/validation/declarative/policyv1"
 	"github.com/skiff-dev/skiff/apis/validation/declarative/rbacv1"
+	"github.com/skiff-dev/skiff/apis/validation/declarative/resourcev1"
 	"github.com/skiff-dev/skiff/apis/validation/declarative/schedulingv1"
+	"github.com/skiff-dev/skiff/apis/validation/declarative/storagemigrationv1"
 	"github.com/skiff-dev/skiff/apis/validation/declarative/storagev1"
 )
 
@@ -34,6 +37,7 @@ func newDeclarativeScheme() *runtime.Scheme {
 		appsv1.AddToScheme,
 		authorizationv1.AddToScheme,
 		autoscalingv1.AddToScheme,
+		autoscalingv2.AddToScheme,
 		batchv1.AddToScheme,
 		certificatesv1.AddToScheme,
 		coordinationv1.AddToScheme,
@@ -44,7 +48,9 @@ func newDeclarativeScheme() *runtime.Scheme {
 		nodev1.AddToScheme,
 		policyv1.AddToScheme,
 		rbacv1.AddToScheme,
+		resourcev1.AddToScheme,
 		schedulingv1.AddToScheme,
+		storagemigrationv1.AddToScheme,
 		storagev1.AddToScheme,
 	)
 	if err := builder.AddToScheme(s); err != nil {

@@ -1,6 +1,7 @@
 package validation
 
 import (
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
@@ -9,6 +10,7 @@ import (
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	nodev1 "k8s.io/api/node/v1"
 	policyv1 "k8s.io/api/policy/v1"
@@ -128,6 +130,18 @@ func lookup(obj runtime.Object) (validator, bool) {
 	// certificates.k8s.io/v1
 	case *certificatesv1.CertificateSigningRequest:
 		return typed(validateCSRCreate, validateCSRUpdate, validateCSRStatusUpdate), true
+
+	// admissionregistration.k8s.io/v1
+	case *admissionregistrationv1.ValidatingWebhookConfiguration:
+		return typed(validateValidatingWebhookConfiguration, validateValidatingWebhookConfigurationUpdate, nil), true
+	case *admissionregistrationv1.MutatingWebhookConfiguration:
+		return typed(validateMutatingWebhookConfiguration, validateMutatingWebhookConfigurationUpdate, nil), true
+
+	// flowcontrol.apiserver.k8s.io/v1
+	case *flowcontrolv1.FlowSchema:
+		return typed(validateFlowSchema, validateFlowSchemaUpdate, validateFlowSchemaStatusUpdate), true
+	case *flowcontrolv1.PriorityLevelConfiguration:
+		return typed(validatePriorityLevelConfiguration, validatePriorityLevelConfigurationUpdate, validatePriorityLevelConfigurationStatusUpdate), true
 
 	// discovery.k8s.io/v1
 	case *discoveryv1.EndpointSlice:

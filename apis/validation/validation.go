@@ -21,12 +21,13 @@ import (
 )
 
 // ValidateObject validates a new object (create). obj must already be
-// defaulted. Types this package does not know get only their metadata checked.
+// defaulted. Types without hand-written rules here get their metadata and
+// their declarative rules, if any, checked.
 func ValidateObject(obj runtime.Object) field.ErrorList {
 	if v, ok := lookup(obj); ok && v.create != nil {
 		return withDeclarative(v.create(obj), obj, nil, false)
 	}
-	return validateUnknownMeta(obj, nil)
+	return withDeclarative(validateUnknownMeta(obj, nil), obj, nil, false)
 }
 
 // ValidateObjectUpdate validates an update of old to obj through the main
@@ -35,7 +36,7 @@ func ValidateObjectUpdate(obj, old runtime.Object) field.ErrorList {
 	if v, ok := lookup(obj); ok && v.update != nil {
 		return withDeclarative(v.update(obj, old), obj, old, false)
 	}
-	return validateUnknownMeta(obj, old)
+	return withDeclarative(validateUnknownMeta(obj, old), obj, old, false)
 }
 
 // ValidateStatusUpdate validates an update of old to obj through the /status
@@ -49,7 +50,7 @@ func ValidateStatusUpdate(obj, old runtime.Object) field.ErrorList {
 			return withDeclarative(v.update(obj, old), obj, old, true)
 		}
 	}
-	return validateUnknownMeta(obj, old)
+	return withDeclarative(validateUnknownMeta(obj, old), obj, old, true)
 }
 
 // validator is the hand-written validation of one kind.
@@ -129,18 +130,20 @@ func withDeclarative(errs field.ErrorList, obj, old runtime.Object, status bool)
 // withDeclarativeSubresource is withDeclarative for a request to the named
 // subresource ("" for the main resource).
 func withDeclarativeSubresource(errs field.ErrorList, obj, old runtime.Object, subresource string) field.ErrorList {
-	if !declarativeScheme.HasValidationFunc(obj) {
-		return errs
-	}
 	ctx := context.Background()
 	var subresources []string
 	if subresource != "" {
 		subresources = []string{subresource}
 	}
+	// Every upstream strategy opts into declarative validation, so the merge
+	// below (which also drops duplicate messages) runs even for kinds with no
+	// generated rules.
 	var dvErrs field.ErrorList
-	if old == nil {
+	switch {
+	case !declarativeScheme.HasValidationFunc(obj):
+	case old == nil:
 		dvErrs = declarativeScheme.Validate(ctx, declarativeOptions, obj, subresources...)
-	} else {
+	default:
 		dvErrs = declarativeScheme.ValidateUpdate(ctx, declarativeOptions, obj, old, subresources...)
 	}
 	// A kind whose generated code knows no path for the subresource has no

@@ -19,6 +19,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -82,7 +83,7 @@ func main() {
 func run(ctx context.Context, o options) error {
 	var (
 		cfg *rest.Config
-		rss func() (int64, error)
+		pid int
 	)
 	if o.kubeconfig != "" {
 		c, err := clientcmd.BuildConfigFromFlags("", o.kubeconfig)
@@ -90,9 +91,7 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("loading %s: %w", o.kubeconfig, err)
 		}
 		cfg = c
-		if o.serverPID > 0 {
-			rss = func() (int64, error) { return testserver.ProcessRSS(o.serverPID) }
-		}
+		pid = o.serverPID
 	} else {
 		s, cleanup, err := startServer(ctx, o.keep)
 		if err != nil {
@@ -102,7 +101,7 @@ func run(ctx context.Context, o options) error {
 		if cfg, err = s.RESTConfig(); err != nil {
 			return err
 		}
-		rss = s.RSSBytes
+		pid = s.PID()
 		fmt.Printf("server: %s, pid %d, data dir %s\n", s.URL, s.PID(), s.DataDir())
 	}
 	if err := requireLoopback(cfg.Host); err != nil {
@@ -114,14 +113,16 @@ func run(ctx context.Context, o options) error {
 
 	// Let the server finish its start-up work before measuring it idle.
 	time.Sleep(3 * time.Second)
-	printRSS("server RSS idle", rss)
+	srv := serverProcess{pid: pid}
+	srv.printRSS("server RSS idle")
+	fmt.Printf("machine: %d CPUs, load average at start %s\n", runtime.NumCPU(), loadavg())
 
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
 	}
 	prefix := fmt.Sprintf("apiload-%d", time.Now().Unix()%100000)
-	fmt.Printf("\n%-26s %8s %10s %10s %10s %7s\n", "phase", "ops", "ops/s", "p50", "p99", "errors")
+	fmt.Printf("\n%-26s %8s %10s %10s %10s %7s %12s\n", "phase", "ops", "ops/s", "p50", "p99", "errors", "srv CPU/op")
 	for _, c := range o.concurrencies {
 		ns := fmt.Sprintf("%s-c%d", prefix, c)
 		if err := createNamespace(ctx, cs, ns); err != nil {
@@ -136,13 +137,13 @@ func run(ctx context.Context, o options) error {
 			names[i] = fmt.Sprintf("cm-%06d", i)
 		}
 		objs := make([]*corev1.ConfigMap, o.ops)
-		create := measure(ctx, clients, o.ops, func(ctx context.Context, cs *kubernetes.Clientset, i int) error {
+		create := srv.measure(ctx, clients, o.ops, func(ctx context.Context, cs *kubernetes.Clientset, i int) error {
 			cm, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, configMap(names[i], 0), metav1.CreateOptions{})
 			objs[i] = cm
 			return err
 		})
 		create.print(fmt.Sprintf("create   (%d clients)", c))
-		update := measure(ctx, clients, o.ops, func(ctx context.Context, cs *kubernetes.Clientset, i int) error {
+		update := srv.measure(ctx, clients, o.ops, func(ctx context.Context, cs *kubernetes.Clientset, i int) error {
 			if objs[i] == nil {
 				return errors.New("not created")
 			}
@@ -152,7 +153,7 @@ func run(ctx context.Context, o options) error {
 			return err
 		})
 		update.print(fmt.Sprintf("update   (%d clients)", c))
-		get := measure(ctx, clients, o.ops, func(ctx context.Context, cs *kubernetes.Clientset, i int) error {
+		get := srv.measure(ctx, clients, o.ops, func(ctx context.Context, cs *kubernetes.Clientset, i int) error {
 			_, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, names[i], metav1.GetOptions{})
 			return err
 		})
@@ -163,7 +164,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	if o.listObjects > 0 {
-		if err := benchList(ctx, cfg, cs, prefix+"-list", o.listObjects); err != nil {
+		if err := benchList(ctx, srv, cfg, cs, prefix+"-list", o.listObjects); err != nil {
 			return err
 		}
 	}
@@ -173,7 +174,8 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	fmt.Println()
-	printRSS("server RSS after load", rss)
+	srv.printRSS("server RSS after load")
+	fmt.Printf("load average at end %s\n", loadavg())
 	return ctx.Err()
 }
 
@@ -218,17 +220,55 @@ func requireLoopback(host string) error {
 	return fmt.Errorf("server %s is not a loopback address; apiload only loads this machine", host)
 }
 
-func printRSS(what string, rss func() (int64, error)) {
-	if rss == nil {
+// serverProcess reads the server's memory and CPU use when its pid is known.
+type serverProcess struct{ pid int }
+
+func (p serverProcess) printRSS(what string) {
+	if p.pid == 0 {
 		fmt.Printf("%s: n/a (give --server-pid)\n", what)
 		return
 	}
-	b, err := rss()
+	b, err := testserver.ProcessRSS(p.pid)
 	if err != nil {
 		fmt.Printf("%s: %v\n", what, err)
 		return
 	}
 	fmt.Printf("%s: %.1f MiB\n", what, float64(b)/(1<<20))
+}
+
+func (p serverProcess) cpu() time.Duration {
+	if p.pid == 0 {
+		return 0
+	}
+	d, err := testserver.ProcessCPUTime(p.pid)
+	if err != nil {
+		return 0
+	}
+	return d
+}
+
+// measure is measure with the server CPU time the phase cost.
+func (p serverProcess) measure(ctx context.Context, clients []*kubernetes.Clientset, n int, op func(context.Context, *kubernetes.Clientset, int) error) result {
+	before := p.cpu()
+	r := measure(ctx, clients, n, op)
+	if p.pid != 0 {
+		r.serverCPU = p.cpu() - before
+	}
+	return r
+}
+
+// loadavg is the 1, 5 and 15 minute load averages: on a shared machine the
+// figures mean little without them.
+func loadavg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func createNamespace(ctx context.Context, cs *kubernetes.Clientset, name string) error {
@@ -271,13 +311,18 @@ func newClients(cfg *rest.Config, n int) ([]*kubernetes.Clientset, error) {
 type result struct {
 	ops, errors int
 	elapsed     time.Duration
+	serverCPU   time.Duration
 	latencies   []time.Duration
 	firstErr    error
 }
 
 func (r result) print(phase string) {
 	p50, p99 := percentile(r.latencies, 50), percentile(r.latencies, 99)
-	fmt.Printf("%-26s %8d %10.0f %10s %10s %7d\n", phase, r.ops, float64(r.ops)/r.elapsed.Seconds(), round(p50), round(p99), r.errors)
+	cpu := "n/a"
+	if r.serverCPU > 0 && r.ops > 0 {
+		cpu = round(r.serverCPU / time.Duration(r.ops))
+	}
+	fmt.Printf("%-26s %8d %10.0f %10s %10s %7d %12s\n", phase, r.ops, float64(r.ops)/r.elapsed.Seconds(), round(p50), round(p99), r.errors, cpu)
 	if r.firstErr != nil {
 		fmt.Printf("  first error: %v\n", r.firstErr)
 	}
@@ -351,7 +396,7 @@ func round(d time.Duration) string {
 
 // benchList fills a namespace with n objects, then times LISTs of it: one
 // unpaginated request, and the 500-item pages kubectl asks for.
-func benchList(ctx context.Context, cfg *rest.Config, cs *kubernetes.Clientset, ns string, n int) error {
+func benchList(ctx context.Context, srv serverProcess, cfg *rest.Config, cs *kubernetes.Clientset, ns string, n int) error {
 	if err := createNamespace(ctx, cs, ns); err != nil {
 		return err
 	}
@@ -359,7 +404,7 @@ func benchList(ctx context.Context, cfg *rest.Config, cs *kubernetes.Clientset, 
 	if err != nil {
 		return err
 	}
-	fill := measure(ctx, clients, n, func(ctx context.Context, cs *kubernetes.Clientset, i int) error {
+	fill := srv.measure(ctx, clients, n, func(ctx context.Context, cs *kubernetes.Clientset, i int) error {
 		_, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, configMap(fmt.Sprintf("cm-%06d", i), 0), metav1.CreateOptions{})
 		return err
 	})
@@ -428,10 +473,12 @@ func benchWatch(ctx context.Context, cs *kubernetes.Clientset, ns string, n int)
 			}
 		}
 	}()
+	sent := make(map[string]time.Time, n)
 	responded := make(map[string]time.Time, n)
 	errs := 0
 	for i := range n {
 		name := fmt.Sprintf("cm-%06d", i)
+		sent[name] = time.Now()
 		if _, err := cs.CoreV1().ConfigMaps(ns).Create(ctx, configMap(name, 0), metav1.CreateOptions{}); err != nil {
 			errs++
 			continue
@@ -447,13 +494,14 @@ func benchWatch(ctx context.Context, cs *kubernetes.Clientset, ns string, n int)
 		w.Stop()
 		<-done
 	}
-	var lat []time.Duration
+	var lat, fromSend []time.Duration
 	early := 0
 	for name, r := range responded {
 		a, ok := arrived[name]
 		if !ok {
 			continue
 		}
+		fromSend = append(fromSend, a.Sub(sent[name]))
 		d := a.Sub(r)
 		if d < 0 {
 			// The event overtook the create's response: zero delay for the
@@ -465,5 +513,7 @@ func benchWatch(ctx context.Context, cs *kubernetes.Clientset, ns string, n int)
 	}
 	fmt.Printf("watch delivery after create response (%d creates, %d events): p50 %s, p99 %s, max %s; %d events before the response, %d missing, %d create errors\n",
 		len(responded), len(lat), round(percentile(lat, 50)), round(percentile(lat, 99)), round(percentile(lat, 100)), early, len(responded)-len(lat), errs)
+	fmt.Printf("watch delivery after create request sent: p50 %s, p99 %s, max %s\n",
+		round(percentile(fromSend, 50)), round(percentile(fromSend, 99)), round(percentile(fromSend, 100)))
 	return cs.CoreV1().ConfigMaps(ns).DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{})
 }

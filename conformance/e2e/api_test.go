@@ -122,8 +122,8 @@ func TestValidation(t *testing.T) {
 		// messages are what kubectl prints: the "is invalid" line and, when
 		// there are several errors, one "* " line per error.
 		messages []string
-		field   string
-		reason  metav1.CauseType
+		field    string
+		reason   metav1.CauseType
 	}{
 		{
 			name:     "pod without containers",
@@ -148,7 +148,7 @@ func TestValidation(t *testing.T) {
 			manifest: "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: mismatch\nspec:\n  selector:\n    matchLabels:\n      app: one\n" +
 				"  template:\n    metadata:\n      labels:\n        app: other\n    spec:\n      containers:\n      - name: c\n        image: nginx\n",
 			messages: []string{"The Deployment \"mismatch\" is invalid: spec.template.metadata.labels: Invalid value: {\"app\":\"other\"}: `selector` does not match template `labels`"},
-			field:   "spec.template.metadata.labels", reason: metav1.CauseTypeFieldValueInvalid,
+			field:    "spec.template.metadata.labels", reason: metav1.CauseTypeFieldValueInvalid,
 		},
 		{
 			name:     "uppercase name",
@@ -163,7 +163,7 @@ func TestValidation(t *testing.T) {
 			messages: []string{`The Service "portzero" is invalid: `,
 				"\n* spec.ports[0].port: Invalid value: 0: must be between 1 and 65535, inclusive\n",
 				"\n* spec.ports[0].targetPort: Invalid value: 0: must be between 1 and 65535, inclusive"},
-			field:    "spec.ports[0].port", reason: metav1.CauseTypeFieldValueInvalid,
+			field: "spec.ports[0].port", reason: metav1.CauseTypeFieldValueInvalid,
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -49,7 +49,7 @@ func runSuite(m *testing.M) int {
 		return 1
 	}
 	if kc := os.Getenv("SKIFF_E2E_KUBECONFIG"); kc != "" {
-		suite.server, err = testserver.Attach(kc)
+		suite.server, err = testserver.Attach(kc, dir)
 	} else {
 		suite.server, err = testserver.Launch(ctx, testserver.Options{
 			Binary:  suite.bin,

@@ -60,7 +60,7 @@ func runWithServer(m *testing.M) int {
 
 func buildSkiff(out string) error {
 	const pkg = "github.com/skiff-dev/skiff/"
-	ldflags := "-X k8s.io/component-base/version.gitVersion=v1.37.2 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37"
+	ldflags := "-s -w -X k8s.io/component-base/version.gitVersion=v1.37.2 -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37"
 	cmd := exec.Command("go", "build", "-ldflags", ldflags, "-o", out, pkg+"cmd/skiff")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {

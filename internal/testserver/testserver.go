@@ -119,17 +119,14 @@ func Launch(ctx context.Context, opts Options) (*Server, error) {
 
 // Attach wraps a server that is already running, known by its kubeconfig,
 // so the same tests can run against it (for instance a stock
-// kube-apiserver, to check the tests themselves). Stop and Restart of an
-// attached server do nothing and fail respectively.
-func Attach(kubeconfig string) (*Server, error) {
+// kube-apiserver, to check the tests themselves). workDir holds kubectl's
+// cache. Stop of an attached server does nothing; Restart fails.
+func Attach(kubeconfig, workDir string) (*Server, error) {
 	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
 		return nil, fmt.Errorf("loading kubeconfig %s: %w", kubeconfig, err)
 	}
-	dir, err := os.MkdirTemp("", "skiff-attached-")
-	if err != nil {
-		return nil, err
-	}
+	dir := workDir
 	s := &Server{KubeconfigPath: kubeconfig, URL: cfg.Host, opts: Options{DataDir: dir, LogPath: filepath.Join(dir, "server.log")}}
 	if u, err := url.Parse(cfg.Host); err == nil {
 		s.Port, _ = strconv.Atoi(u.Port())

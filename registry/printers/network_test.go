@@ -205,7 +205,9 @@ func TestIngresses(t *testing.T) {
 func TestNetworkingObjects(t *testing.T) {
 	created := ago(5 * time.Hour)
 	meta := metav1.ObjectMeta{Name: "x", CreationTimestamp: created}
-	net := func(r string) schema.GroupResource { return schema.GroupResource{Group: "networking.k8s.io", Resource: r} }
+	net := func(r string) schema.GroupResource {
+		return schema.GroupResource{Group: "networking.k8s.io", Resource: r}
+	}
 	slices := schema.GroupResource{Group: "discovery.k8s.io", Resource: "endpointslices"}
 	endpoints := schema.GroupResource{Resource: "endpoints"}
 	addresses := func(ips ...string) []corev1.EndpointAddress {
@@ -295,7 +297,7 @@ func TestNetworkingObjects(t *testing.T) {
 			name: "endpoint slice",
 			gr:   slices,
 			obj: &discoveryv1.EndpointSlice{ObjectMeta: meta, AddressType: discoveryv1.AddressTypeIPv4,
-				Ports: []discoveryv1.EndpointPort{{Port: ptr.To[int32](80)}, {Name: ptr.To("metrics")}, {}, {Port: ptr.To[int32](9090)}},
+				Ports:     []discoveryv1.EndpointPort{{Port: ptr.To[int32](80)}, {Name: ptr.To("metrics")}, {}, {Port: ptr.To[int32](9090)}},
 				Endpoints: []discoveryv1.Endpoint{{Addresses: []string{"10.42.0.5"}}, {Addresses: []string{"10.42.0.6", "10.42.0.7"}}}},
 			want: []any{"x", "IPv4", "80,metrics,* + 1 more...", "10.42.0.5,10.42.0.6,10.42.0.7", "5h"},
 		},

@@ -74,6 +74,17 @@ func podConditionTrue(status *corev1.PodStatus, t corev1.PodConditionType) bool 
 	return false
 }
 
+// anyReadyCondition differs from podConditionTrue on purpose: upstream
+// looks past a False Ready condition for a later True one.
+func anyReadyCondition(status *corev1.PodStatus) bool {
+	for _, c := range status.Conditions {
+		if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+			return true
+		}
+	}
+	return false
+}
+
 func printPod(pod *corev1.Pod, opts options) (metav1.TableRow, error) {
 	var row metav1.TableRow
 	switch pod.Status.Phase {
@@ -163,7 +174,7 @@ func printPod(pod *corev1.Pod, opts options) (metav1.TableRow, error) {
 		// Completed.
 		if reason == "Completed" {
 			switch {
-			case hasRunning && podConditionTrue(&pod.Status, corev1.PodReady):
+			case hasRunning && anyReadyCondition(&pod.Status):
 				reason = "Running"
 			case errorReason != "":
 				reason = errorReason

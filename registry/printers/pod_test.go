@@ -113,6 +113,16 @@ func TestPodStatusColumns(t *testing.T) {
 			want: []any{"1/2", "Running", "0"},
 		},
 		{
+			name: "a later True Ready condition counts even after a False one",
+			pod: corev1.Pod{
+				Spec: corev1.PodSpec{Containers: make([]corev1.Container, 2)},
+				Status: corev1.PodStatus{Phase: "Running",
+					Conditions:        []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionFalse}, {Type: corev1.PodReady, Status: corev1.ConditionTrue}},
+					ContainerStatuses: []corev1.ContainerStatus{terminated("Completed", 0, 0), running(true, 0)}},
+			},
+			want: []any{"1/2", "Running", "0"},
+		},
+		{
 			name: "Completed next to a failed container shows the failure",
 			pod: corev1.Pod{
 				Spec: corev1.PodSpec{Containers: make([]corev1.Container, 2)},

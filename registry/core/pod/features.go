@@ -19,11 +19,8 @@ const (
 	featureImageVolumeWithDigest                        = false
 	featureInPlacePodVerticalScalingMemoryBackedVolumes = false
 	featureVolumeBindMountOptions                       = false
-	featurePodLogsQuerySplitStreams                     = false
 
 	// Beta or GA in 1.37: enabled.
 	featureInPlacePodLevelResourcesVerticalScaling = true
 	featurePodLevelResourcesFixDefaulting          = true
-	featureClearingNominatedNodeNameAfterBinding   = true
-	featurePodTopologyLabelsAdmission              = true
 )

@@ -263,21 +263,11 @@ func (r *statusREST) ConvertToTable(ctx context.Context, object runtime.Object, 
 	return r.store.ConvertToTable(ctx, object, tableOptions)
 }
 
-// ipAddressStrategy is upstream's IPAddress strategy: names are IPs and are
-// never generated, and the parent reference is required and immutable.
+// ipAddressStrategy is upstream's IPAddress strategy: an IPAddress is
+// named by its address, so generateName is taken as the name itself.
 type ipAddressStrategy struct{ baseStrategy }
 
 func (ipAddressStrategy) GenerateName(base string) string { return base }
-
-func (ipAddressStrategy) AllowCreateOnUpdate(context.Context) bool { return false }
-
-func (ipAddressStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	return withDeclarative(validateIPAddress(obj.(*networkingv1.IPAddress)), obj, nil)
-}
-
-func (ipAddressStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
-	return withDeclarative(validateIPAddressUpdate(obj.(*networkingv1.IPAddress), old.(*networkingv1.IPAddress)), obj, old)
-}
 
 func installIPAddressStorage(s *registry.Storage) {
 	strategy := ipAddressStrategy{s.Store.CreateStrategy.(baseStrategy)}
@@ -285,22 +275,8 @@ func installIPAddressStorage(s *registry.Storage) {
 	s.Store.UpdateStrategy = strategy
 }
 
-// serviceCIDRStrategy validates ServiceCIDRs as upstream: valid CIDRs, at
-// most one per family, immutable once created.
-type serviceCIDRStrategy struct{ baseStrategy }
-
-func (serviceCIDRStrategy) AllowCreateOnUpdate(context.Context) bool { return false }
-
-func (serviceCIDRStrategy) Validate(_ context.Context, obj runtime.Object) field.ErrorList {
-	return withDeclarative(validateServiceCIDR(obj.(*networkingv1.ServiceCIDR)), obj, nil)
-}
-
-func (serviceCIDRStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
-	return withDeclarative(validateServiceCIDRUpdate(obj.(*networkingv1.ServiceCIDR), old.(*networkingv1.ServiceCIDR)), obj, old)
-}
-
 // serviceCIDRStatusStrategy lets /status change the status only: spec and
-// metadata stay as stored.
+// metadata stay as stored, as upstream's ServiceCIDR status strategy does.
 type serviceCIDRStatusStrategy struct{ baseStrategy }
 
 func (serviceCIDRStatusStrategy) PrepareForUpdate(_ context.Context, obj, old runtime.Object) {
@@ -310,8 +286,7 @@ func (serviceCIDRStatusStrategy) PrepareForUpdate(_ context.Context, obj, old ru
 }
 
 func (serviceCIDRStatusStrategy) ValidateUpdate(_ context.Context, obj, old runtime.Object) field.ErrorList {
-	sc, oldSC := obj.(*networkingv1.ServiceCIDR), old.(*networkingv1.ServiceCIDR)
-	return withDeclarative(validateObjectMetaUpdate(&sc.ObjectMeta, &oldSC.ObjectMeta), obj, old, "status")
+	return validation.ValidateStatusUpdate(obj, old)
 }
 
 type serviceCIDRStatusResetFields struct{}
@@ -320,13 +295,11 @@ func (serviceCIDRStatusResetFields) GetResetFields() map[fieldpath.APIVersion]*f
 	return resetFields("networking.k8s.io", "metadata", "spec")
 }
 
+// installServiceCIDRStorage returns the servicecidrs/status storage; the
+// main resource keeps the generic strategy.
 func installServiceCIDRStorage(s *registry.Storage) rest.Storage {
-	strategy := serviceCIDRStrategy{s.Store.CreateStrategy.(baseStrategy)}
-	s.Store.CreateStrategy = strategy
-	s.Store.UpdateStrategy = strategy
-
 	status := *s.Store
-	status.UpdateStrategy = serviceCIDRStatusStrategy{strategy.baseStrategy}
+	status.UpdateStrategy = serviceCIDRStatusStrategy{s.Store.CreateStrategy.(baseStrategy)}
 	status.ResetFieldsStrategy = serviceCIDRStatusResetFields{}
 	return &statusREST{store: &status}
 }

@@ -111,7 +111,8 @@ func (r *BindingREST) setNode(ctx context.Context, b *corev1.Binding, dryRun boo
 			return nil, fmt.Errorf("pod %v has non-empty .spec.schedulingGates", p.Name)
 		}
 		p.Spec.NodeName = b.Target.Name
-		// A nomination is stale once the pod is bound.
+		// A nomination is stale once the pod is bound
+		// (ClearingNominatedNodeNameAfterBinding, on in 1.37).
 		p.Status.NominatedNodeName = ""
 		if p.Annotations == nil {
 			p.Annotations = map[string]string{}
@@ -121,7 +122,8 @@ func (r *BindingREST) setNode(ctx context.Context, b *corev1.Binding, dryRun boo
 		}
 		// This write bypasses the pod strategy, which would drop these.
 		pod.DropInitContainerAnnotations(p.Annotations)
-		// Topology labels copied by admission onto the Binding win over the pod's.
+		// Topology labels copied by admission onto the Binding win over the
+		// pod's (PodTopologyLabelsAdmission, on in 1.37).
 		if len(b.Labels) > 0 {
 			if p.Labels == nil {
 				p.Labels = map[string]string{}

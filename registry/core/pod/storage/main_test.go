@@ -28,6 +28,9 @@ import (
 var cluster struct {
 	kubeconfig string
 	client     kubernetes.Interface
+	// hostIP is a non-loopback address of this host: the server advertises
+	// it, and test backends that the API server may proxy to listen on it.
+	hostIP string
 }
 
 func TestMain(m *testing.M) {
@@ -60,6 +63,7 @@ func run(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	cluster.hostIP = advertise
 	dataDir := filepath.Join(dir, "data")
 	var logs bytes.Buffer
 	ctx, cancel := context.WithCancel(context.Background())

@@ -159,6 +159,7 @@ func (r *ServiceProxyREST) location(ctx context.Context, id string) (*url.URL, e
 	if len(slices) == 0 {
 		return nil, errors.NewServiceUnavailable(fmt.Sprintf("no endpoints available for service %q", name))
 	}
+	// skiff's service network is single-stack IPv4, so IPv4 slices come first.
 	hostPort, err := apiproxy.RandomEndpoint(name, slices, port, corev1.IPv4Protocol, func(ep *discoveryv1.Endpoint) bool {
 		if err := r.isPodEndpoint(ctx, ep); err != nil {
 			utilruntime.HandleError(fmt.Errorf("endpoint %v isn't valid (%w)", ep, err))

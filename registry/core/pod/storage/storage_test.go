@@ -2,6 +2,7 @@ package storage_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,12 +13,15 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/streaming/pkg/httpstream"
+	"k8s.io/streaming/pkg/httpstream/spdy"
 )
 
 func newPod(name string, mutate ...func(*corev1.Pod)) *corev1.Pod {
@@ -390,7 +394,10 @@ func TestEviction(t *testing.T) {
 		if _, err := pdbs.UpdateStatus(ctx, pdb, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		err = evict(ns, "g1")
+		// This 429 asks clients to come back in 10s, which client-go would
+		// do ten times over: ask once.
+		err = cluster.client.CoreV1().RESTClient().Post().Namespace(ns).Resource("pods").Name("g1").SubResource("eviction").
+			Body(&policyv1.Eviction{ObjectMeta: metav1.ObjectMeta{Name: "g1", Namespace: ns}}).MaxRetries(0).Do(ctx).Error()
 		if !apierrors.IsTooManyRequests(err) || !strings.Contains(fmt.Sprint(err.(apierrors.APIStatus).Status().Details), "The disruption budget guard is still being processed by the server.") {
 			t.Errorf("error = %v, want 429 with the budget still being processed", err)
 		}
@@ -425,6 +432,52 @@ func TestEviction(t *testing.T) {
 		}
 		if p := getPod(t, ns, "g1"); p.DeletionTimestamp == nil {
 			t.Errorf("evicted pod is not being deleted")
+		}
+	})
+
+	t.Run("unready pod", func(t *testing.T) {
+		createPod(t, ns, guarded("unready"))
+		if err := bind(ns, "unready", "node-a"); err != nil {
+			t.Fatal(err)
+		}
+		p := getPod(t, ns, "unready")
+		p.Status.Phase = corev1.PodRunning
+		if _, err := cluster.client.CoreV1().Pods(ns).UpdateStatus(ctx, p, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		// The application has no healthy pod to spare and the policy
+		// protects unready pods as well: refused.
+		setBudget(t, 0)
+		pdb, err := pdbs.Get(ctx, "guard", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pdb.Status.CurrentHealthy = 0
+		if _, err := pdbs.UpdateStatus(ctx, pdb, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		if err := evict(ns, "unready"); !apierrors.IsTooManyRequests(err) {
+			t.Errorf("evicting an unready pod under IfHealthyBudget: %v, want 429", err)
+		}
+		// AlwaysAllow lets unready pods go without using the budget.
+		always := policyv1.AlwaysAllow
+		pdb, err = pdbs.Get(ctx, "guard", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pdb.Spec.UnhealthyPodEvictionPolicy = &always
+		if _, err := pdbs.Update(ctx, pdb, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		setBudget(t, 0)
+		if err := evict(ns, "unready"); err != nil {
+			t.Fatalf("evicting an unready pod under AlwaysAllow: %v", err)
+		}
+		if p := getPod(t, ns, "unready"); p.DeletionTimestamp == nil {
+			t.Errorf("unready pod is not being deleted")
+		}
+		if pdb, _ := pdbs.Get(ctx, "guard", metav1.GetOptions{}); pdb != nil && len(pdb.Status.DisruptedPods) != 0 {
+			t.Errorf("an unready pod's eviction was counted against the budget: %v", pdb.Status.DisruptedPods)
 		}
 	})
 
@@ -612,24 +665,45 @@ func TestGracefulDelete(t *testing.T) {
 	}
 }
 
-// fakeKubelet answers container log requests the way a kubelet does and
-// registers a Node pointing at itself.
-func fakeKubelet(t *testing.T, node string) {
+// listenOn starts an HTTP (or HTTPS) test server on ip that answers every
+// request with what it saw.
+func listenOn(t *testing.T, ip string, tls bool, handler http.HandlerFunc) (string, int) {
 	t.Helper()
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
-		if len(parts) != 4 || parts[0] != "containerLogs" {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintf(w, "log of %s/%s/%s tail=%s\n", parts[1], parts[2], parts[3], r.URL.Query().Get("tailLines"))
-	}))
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &httptest.Server{Listener: l, Config: &http.Server{Handler: handler}}
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
-	host, portStr, err := net.SplitHostPort(srv.Listener.Addr().String())
+	host, portStr, err := net.SplitHostPort(l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
 	port, _ := strconv.Atoi(portStr)
+	return host, port
+}
+
+// fakeKubelet answers container log and other requests the way a kubelet
+// does, on ip, and registers a Node pointing at itself.
+func fakeKubelet(t *testing.T, node, ip string) {
+	t.Helper()
+	host, port := listenOn(t, ip, true, func(w http.ResponseWriter, r *http.Request) {
+		parts := strings.Split(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		if len(parts) == 4 && parts[0] == "exec" {
+			fakeExec(t, w, r)
+			return
+		}
+		if len(parts) == 4 && parts[0] == "containerLogs" {
+			fmt.Fprintf(w, "log of %s/%s/%s tail=%s\n", parts[1], parts[2], parts[3], r.URL.Query().Get("tailLines"))
+			return
+		}
+		fmt.Fprintf(w, "kubelet %s %s\n", r.Method, r.URL.Path)
+	})
 	ctx := context.Background()
 	nodes := cluster.client.CoreV1().Nodes()
 	n, err := nodes.Create(ctx, &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: node}}, metav1.CreateOptions{})
@@ -637,6 +711,7 @@ func fakeKubelet(t *testing.T, node string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = nodes.Delete(context.Background(), node, metav1.DeleteOptions{}) })
+	// The host name does not resolve: the IP must be preferred.
 	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: "no-such-host.invalid"}, {Type: corev1.NodeInternalIP, Address: host}}
 	n.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port)
 	if _, err := nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
@@ -644,9 +719,49 @@ func fakeKubelet(t *testing.T, node string) {
 	}
 }
 
+// fakeExec serves a kubelet exec request over SPDY: it writes the command
+// it was asked to run to stdout and reports success.
+func fakeExec(t *testing.T, w http.ResponseWriter, r *http.Request) {
+	if _, err := httpstream.Handshake(r, w, []string{"v4.channel.k8s.io"}); err != nil {
+		return
+	}
+	want := 1 // the error stream
+	for _, p := range []string{corev1.ExecStdinParam, corev1.ExecStdoutParam, corev1.ExecStderrParam} {
+		if r.URL.Query().Get(p) == "1" {
+			want++
+		}
+	}
+	streams := make(chan httpstream.Stream, 8)
+	conn := spdy.NewResponseUpgrader().UpgradeResponse(w, r, func(s httpstream.Stream, _ <-chan struct{}) error {
+		streams <- s
+		return nil
+	})
+	if conn == nil {
+		return
+	}
+	defer conn.Close()
+	byType := map[string]httpstream.Stream{}
+	timeout := time.After(5 * time.Second)
+	for len(byType) < want {
+		select {
+		case s := <-streams:
+			byType[s.Headers().Get(corev1.StreamType)] = s
+		case <-timeout:
+			t.Errorf("fake kubelet: got streams %v, want %d", byType, want)
+			return
+		}
+	}
+	fmt.Fprintf(byType[corev1.StreamTypeStdout], "ran %s in %s\n", strings.Join(r.URL.Query()["command"], " "), r.URL.Path)
+	for _, s := range byType {
+		s.Close()
+	}
+	// Let the client read before the connection goes.
+	time.Sleep(100 * time.Millisecond)
+}
+
 func TestLogsAndStreams(t *testing.T) {
 	ns := namespace(t)
-	fakeKubelet(t, "log-node")
+	fakeKubelet(t, "log-node", "127.0.0.1")
 	createPod(t, ns, newPod("unscheduled"))
 	createPod(t, ns, newPod("two", func(p *corev1.Pod) {
 		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: "side", Image: "busybox"})
@@ -670,6 +785,7 @@ func TestLogsAndStreams(t *testing.T) {
 		{name: "logs of a pod without a node are empty", args: []string{"logs", "unscheduled"}},
 		{name: "logs through the kubelet", args: []string{"logs", "running", "--tail=3"}, stdout: "log of " + ns + "/running/main tail=3\n"},
 		{name: "logs of a container that does not exist", args: []string{"logs", "running", "-c", "nope"}, wantErr: "container nope is not valid for pod running"},
+		{name: "exec through the kubelet", args: []string{"exec", "running", "--", "echo", "hi"}, stdout: "ran echo hi in /exec/" + ns + "/running/main\n"},
 		{name: "exec without a node", args: []string{"exec", "unscheduled", "--", "true"}, wantErr: "Error from server (BadRequest): pod unscheduled does not have a host assigned"},
 		{name: "attach without a node", args: []string{"attach", "unscheduled"}, wantErr: "pod unscheduled does not have a host assigned"},
 	} {
@@ -703,9 +819,11 @@ func TestLogsAndStreams(t *testing.T) {
 		{"node object missing", "lost", corev1.PodLogOptions{}, `"node-without-object" not found`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := cluster.client.CoreV1().Pods(ns).GetLogs(tc.pod, &tc.opts).DoRaw(ctx)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error = %v, want one containing %q", err, tc.want)
+			// client-go does not decode the Status of a failed log request;
+			// its body is the Status.
+			body, err := cluster.client.CoreV1().Pods(ns).GetLogs(tc.pod, &tc.opts).DoRaw(ctx)
+			if err == nil || !strings.Contains(statusMessage(body), tc.want) {
+				t.Errorf("error = %v, body %s, want a Status containing %q", err, body, tc.want)
 			}
 		})
 	}
@@ -713,12 +831,21 @@ func TestLogsAndStreams(t *testing.T) {
 
 func ptr[T any](v T) *T { return &v }
 
+// statusMessage is the message of the Status in body, or body itself.
+func statusMessage(body []byte) string {
+	var status metav1.Status
+	if err := json.Unmarshal(body, &status); err != nil || status.Kind != "Status" {
+		return string(body)
+	}
+	return status.Message
+}
+
 // TestProxyRefusals covers the proxy subresources' address checks, which
 // need no backend: a loopback kubelet and a pod without an IP are refused.
 func TestProxyRefusals(t *testing.T) {
 	ns := namespace(t)
 	ctx := context.Background()
-	fakeKubelet(t, "proxy-node")
+	fakeKubelet(t, "proxy-node", "127.0.0.1")
 	createPod(t, ns, newPod("noip"))
 	rc := cluster.client.CoreV1().RESTClient()
 	for _, tc := range []struct {
@@ -733,9 +860,68 @@ func TestProxyRefusals(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
-			_, err := rc.Get().AbsPath(tc.path).DoRaw(ctx)
-			if err == nil || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error = %v, want one containing %q", err, tc.want)
+			body, err := rc.Get().AbsPath(tc.path).DoRaw(ctx)
+			if err == nil || !strings.Contains(statusMessage(body), tc.want) {
+				t.Errorf("error = %v, body %s, want a Status containing %q", err, body, tc.want)
+			}
+		})
+	}
+}
+
+// TestProxy sends requests through pods/proxy, services/proxy and
+// nodes/proxy to backends on this host's address.
+func TestProxy(t *testing.T) {
+	ns := namespace(t)
+	ctx := context.Background()
+	fakeKubelet(t, "kubelet-node", cluster.hostIP)
+	ip, port := listenOn(t, cluster.hostIP, false, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "backend %s %s\n", r.Method, r.URL.Path)
+	})
+
+	web := createPod(t, ns, newPod("web", func(p *corev1.Pod) {
+		p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: int32(port)}}
+	}))
+	web.Status.PodIPs = []corev1.PodIP{{IP: ip}}
+	web.Status.PodIP = ip
+	if _, err := cluster.client.CoreV1().Pods(ns).UpdateStatus(ctx, web, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cluster.client.CoreV1().Services(ns).Create(ctx, &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "web"},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http", Port: 80, TargetPort: intstr.FromInt(port)}}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	portName, slicePort := "http", int32(port)
+	if _, err := cluster.client.DiscoveryV1().EndpointSlices(ns).Create(ctx, &discoveryv1.EndpointSlice{
+		ObjectMeta:  metav1.ObjectMeta{Name: "web-1", Labels: map[string]string{discoveryv1.LabelServiceName: "web"}},
+		AddressType: discoveryv1.AddressTypeIPv4,
+		Endpoints: []discoveryv1.Endpoint{{
+			Addresses: []string{ip},
+			TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: "web"},
+		}},
+		Ports: []discoveryv1.EndpointPort{{Name: &portName, Port: &slicePort}},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	rc := cluster.client.CoreV1().RESTClient()
+	for _, tc := range []struct {
+		name, path, want string
+	}{
+		{"pod, first container port", "/api/v1/namespaces/" + ns + "/pods/web/proxy/hello", "backend GET /hello\n"},
+		{"pod, explicit port", fmt.Sprintf("/api/v1/namespaces/%s/pods/web:%d/proxy/a/b/", ns, port), "backend GET /a/b/\n"},
+		{"service, port name", "/api/v1/namespaces/" + ns + "/services/web:http/proxy/x", "backend GET /x\n"},
+		{"service, port number", "/api/v1/namespaces/" + ns + "/services/http:web:80/proxy/y", "backend GET /y\n"},
+		{"node, kubelet port", "/api/v1/nodes/kubelet-node/proxy/healthz", "kubelet GET /healthz\n"},
+		{"node, other port", fmt.Sprintf("/api/v1/nodes/http:kubelet-node:%d/proxy/z", port), "backend GET /z\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			body, err := rc.Get().AbsPath(tc.path).DoRaw(ctx)
+			if err != nil || string(body) != tc.want {
+				t.Errorf("GET %s = %q, %v; want %q", tc.path, body, err, tc.want)
 			}
 		})
 	}
