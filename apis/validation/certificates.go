@@ -284,3 +284,89 @@ func ValidateCertificateSigningRequestApprovalUpdate(csr, old *certificatesv1.Ce
 	opts.allowSettingApprovalConditions = true
 	return withDeclarativeSubresource(validateCSRUpdateWithOpts(csr, old, opts), csr, old, "approval")
 }
+
+// ClusterTrustBundle.
+
+const maxTrustBundleSize = 1 * 1024 * 1024
+
+func validateClusterTrustBundleWithOpts(b *certificatesv1.ClusterTrustBundle, parseBundle bool) field.ErrorList {
+	allErrs := validateObjectMeta(&b.ObjectMeta, false, clusterTrustBundleNameFunc(b.Spec.SignerName), metadataPath)
+	if b.Spec.SignerName != "" {
+		allErrs = append(allErrs, validateSignerName(field.NewPath("spec", "signerName"), b.Spec.SignerName)...)
+	}
+	if parseBundle {
+		allErrs = append(allErrs, validateTrustBundle(field.NewPath("spec", "trustBundle"), b.Spec.TrustBundle)...)
+	}
+	return allErrs
+}
+
+func validateClusterTrustBundle(b *certificatesv1.ClusterTrustBundle) field.ErrorList {
+	return validateClusterTrustBundleWithOpts(b, true)
+}
+
+// An unchanged bundle is not re-parsed so that changes in Go's PEM or X.509
+// parsing cannot strand stored objects.
+func validateClusterTrustBundleUpdate(b, old *certificatesv1.ClusterTrustBundle) field.ErrorList {
+	allErrs := validateClusterTrustBundleWithOpts(b, b.Spec.TrustBundle != old.Spec.TrustBundle)
+	allErrs = append(allErrs, validateObjectMetaUpdate(&b.ObjectMeta, &old.ObjectMeta, metadataPath)...)
+	return append(allErrs, validateImmutableField(b.Spec.SignerName, old.Spec.SignerName, field.NewPath("spec", "signerName")).WithOrigin("immutable").MarkAlpha().MarkCoveredByDeclarative()...)
+}
+
+// validateTrustBundle requires one or more distinct, header-less CA
+// certificates.
+func validateTrustBundle(path *field.Path, in string) field.ErrorList {
+	if len(in) > maxTrustBundleSize {
+		return field.ErrorList{field.TooLong(path, "", maxTrustBundleSize)}
+	}
+	const omitted = "<value omitted>"
+	var allErrs field.ErrorList
+	seen := map[string][]int{}
+	var order []string
+	rest := []byte(in)
+	for i := 0; ; i++ {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			allErrs = append(allErrs, field.Invalid(path, omitted, fmt.Sprintf("entry %d has bad block type: %v", i, b.Type)))
+			continue
+		}
+		if len(b.Headers) != 0 {
+			allErrs = append(allErrs, field.Invalid(path, omitted, fmt.Sprintf("entry %d has PEM block headers", i)))
+			continue
+		}
+		cert, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			allErrs = append(allErrs, field.Invalid(path, omitted, fmt.Sprintf("entry %d does not parse as X.509", i)))
+			continue
+		}
+		if !cert.IsCA {
+			allErrs = append(allErrs, field.Invalid(path, omitted, fmt.Sprintf("entry %d does not have the CA bit set", i)))
+			continue
+		}
+		if !cert.BasicConstraintsValid {
+			allErrs = append(allErrs, field.Invalid(path, omitted, fmt.Sprintf("entry %d has invalid basic constraints", i)))
+			continue
+		}
+		key := string(b.Bytes)
+		if _, ok := seen[key]; !ok {
+			order = append(order, key)
+		}
+		seen[key] = append(seen[key], i)
+	}
+	// A malformed block makes duplicate or missing-anchor errors redundant.
+	if len(allErrs) != 0 {
+		return allErrs
+	}
+	if len(seen) == 0 {
+		return field.ErrorList{field.Invalid(path, omitted, "at least one trust anchor must be provided")}
+	}
+	for _, key := range order {
+		if indices := seen[key]; len(indices) > 1 {
+			allErrs = append(allErrs, field.Invalid(path, omitted, fmt.Sprintf("duplicate trust anchor (indices %v)", indices)))
+		}
+	}
+	return allErrs
+}

@@ -130,6 +130,8 @@ func lookup(obj runtime.Object) (validator, bool) {
 	// certificates.k8s.io/v1
 	case *certificatesv1.CertificateSigningRequest:
 		return typed(validateCSRCreate, validateCSRUpdate, validateCSRStatusUpdate), true
+	case *certificatesv1.ClusterTrustBundle:
+		return typed(validateClusterTrustBundle, validateClusterTrustBundleUpdate, nil), true
 
 	// admissionregistration.k8s.io/v1
 	case *admissionregistrationv1.ValidatingWebhookConfiguration:
