@@ -1,7 +1,6 @@
 package validation
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -14,8 +13,6 @@ import (
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	plugincel "k8s.io/apiserver/pkg/admission/plugin/cel"
-	"k8s.io/apiserver/pkg/admission/plugin/webhook/matchconditions"
-	apiservercel "k8s.io/apiserver/pkg/cel"
 	"k8s.io/apiserver/pkg/cel/environment"
 	"k8s.io/apiserver/pkg/util/webhook"
 )
@@ -165,7 +162,7 @@ func validateWebhook(hook *webhookCommon, mutating bool, opts webhookOptions, fl
 		allErrs = append(allErrs, webhook.ValidateWebhookService(ccPath.Child("service"), cc.Service.Name, cc.Service.Namespace, cc.Service.Path, ptrDeref(cc.Service.Port, 443))...)
 	}
 	if !opts.ignoreMatchConditions {
-		allErrs = append(allErrs, validateMatchConditions(hook.matchConditions, opts, fldPath.Child("matchConditions"))...)
+		allErrs = append(allErrs, validateMatchConditions(hook.matchConditions, false, opts.preexistingMatchConditions, fldPath.Child("matchConditions"))...)
 	}
 	return allErrs
 }
@@ -295,59 +292,6 @@ func validateRuleResources(resources []string, fldPath *field.Path) field.ErrorL
 	return allErrs
 }
 
-func validateMatchConditions(conds []admissionregistrationv1.MatchCondition, opts webhookOptions, fldPath *field.Path) field.ErrorList {
-	var allErrs field.ErrorList
-	if len(conds) > 64 {
-		allErrs = append(allErrs, field.TooMany(fldPath, len(conds), 64))
-	}
-	names := sets.New[string]()
-	for i, c := range conds {
-		p := fldPath.Index(i)
-		if expr := strings.TrimSpace(c.Expression); expr == "" {
-			allErrs = append(allErrs, field.Required(p.Child("expression"), ""))
-		} else {
-			allErrs = append(allErrs, compileMatchCondition(expr, opts, p.Child("expression"))...)
-		}
-		if c.Name == "" {
-			allErrs = append(allErrs, field.Required(p.Child("name"), ""))
-		} else {
-			allErrs = append(allErrs, validateQualifiedName(c.Name, p.Child("name"))...)
-		}
-		if c.Name != "" {
-			if names.Has(c.Name) {
-				allErrs = append(allErrs, field.Duplicate(p.Child("name"), c.Name))
-			} else {
-				names.Insert(c.Name)
-			}
-		}
-	}
-	return allErrs
-}
-
-func compileMatchCondition(expression string, opts webhookOptions, fldPath *field.Path) field.ErrorList {
-	envType := environment.NewExpressions
-	if opts.preexistingMatchConditions.Has(expression) {
-		envType = environment.StoredExpressions
-	}
-	accessor := &matchconditions.MatchCondition{Expression: expression}
-	result := matchConditionCompiler().CompileCELExpression(accessor, plugincel.OptionalVariableDeclarations{HasAuthorizer: true}, envType)
-	if result.Error == nil {
-		return nil
-	}
-	var celErr *apiservercel.Error
-	if errors.As(result.Error, &celErr) {
-		switch celErr.Type {
-		case apiservercel.ErrorTypeRequired:
-			return field.ErrorList{field.Required(fldPath, celErr.Detail)}
-		case apiservercel.ErrorTypeInvalid:
-			return field.ErrorList{field.Invalid(fldPath, expression, celErr.Detail)}
-		case apiservercel.ErrorTypeInternal:
-			return field.ErrorList{field.InternalError(fldPath, celErr)}
-		}
-	}
-	return field.ErrorList{field.InternalError(fldPath, fmt.Errorf("unsupported error type: %w", result.Error))}
-}
-
 // webhookUpdateOptions tolerates on update whatever the stored webhooks
 // already got away with.
 func webhookUpdateOptions(hooks, oldHooks []webhookCommon) webhookOptions {
@@ -396,7 +340,8 @@ func hasAnyOf(values, wanted []string) bool {
 }
 
 func validateValidatingWebhookConfiguration(c *admissionregistrationv1.ValidatingWebhookConfiguration) field.ErrorList {
-	return validateWebhookConfiguration(&c.ObjectMeta, validatingWebhooks(c.Webhooks), false, strictWebhookOptions)
+	allErrs := validateWebhookConfiguration(&c.ObjectMeta, validatingWebhooks(c.Webhooks), false, strictWebhookOptions)
+	return append(allErrs, validateStaticSuffix(c.Name)...)
 }
 
 // Upstream's update validation does not run ObjectMeta update rules for
@@ -407,7 +352,8 @@ func validateValidatingWebhookConfigurationUpdate(c, old *admissionregistrationv
 }
 
 func validateMutatingWebhookConfiguration(c *admissionregistrationv1.MutatingWebhookConfiguration) field.ErrorList {
-	return validateWebhookConfiguration(&c.ObjectMeta, mutatingWebhooks(c.Webhooks), true, strictWebhookOptions)
+	allErrs := validateWebhookConfiguration(&c.ObjectMeta, mutatingWebhooks(c.Webhooks), true, strictWebhookOptions)
+	return append(allErrs, validateStaticSuffix(c.Name)...)
 }
 
 func validateMutatingWebhookConfigurationUpdate(c, old *admissionregistrationv1.MutatingWebhookConfiguration) field.ErrorList {

@@ -368,3 +368,143 @@ func TestValidatePriorityLevelConfiguration(t *testing.T) {
 		expectErrors(t, ValidateObject(exempt))
 	})
 }
+
+func validVAP() *admissionregistrationv1.ValidatingAdmissionPolicy {
+	return &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "replica-limit"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{
+				NamespaceSelector: &metav1.LabelSelector{},
+				ObjectSelector:    &metav1.LabelSelector{},
+				MatchPolicy:       ptr.To(admissionregistrationv1.Equivalent),
+				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+					RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+						Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create, admissionregistrationv1.Update},
+						Rule: admissionregistrationv1.Rule{
+							APIGroups: []string{"apps"}, APIVersions: []string{"v1"}, Resources: []string{"deployments"},
+							Scope: ptr.To(admissionregistrationv1.AllScopes),
+						},
+					},
+				}},
+			},
+			Variables:   []admissionregistrationv1.Variable{{Name: "replicas", Expression: "object.spec.replicas"}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "variables.replicas <= 5", Message: "too many replicas"}},
+		},
+	}
+}
+
+func TestValidateValidatingAdmissionPolicy(t *testing.T) {
+	tests := []struct {
+		name   string
+		mutate func(*admissionregistrationv1.ValidatingAdmissionPolicy)
+		want   []string
+	}{
+		{"valid", func(*admissionregistrationv1.ValidatingAdmissionPolicy) {}, nil},
+		{"failure policy and constraints required", func(p *admissionregistrationv1.ValidatingAdmissionPolicy) {
+			p.Spec.FailurePolicy = nil
+			p.Spec.MatchConstraints = nil
+		}, []string{"spec.failurePolicy: Required value", "spec.matchConstraints: Required value"}},
+		{"validations or audit annotations", func(p *admissionregistrationv1.ValidatingAdmissionPolicy) { p.Spec.Validations = nil }, []string{
+			"spec.validations: Required value: validations or auditAnnotations must contain at least one item",
+			"spec.auditAnnotations: Required value: validations or auditAnnotations must contain at least one item",
+		}},
+		{"variable name must be an identifier", func(p *admissionregistrationv1.ValidatingAdmissionPolicy) { p.Spec.Variables[0].Name = "in" }, []string{
+			`spec.variables[0].name: Invalid value: "in": must be a valid CEL identifier`,
+		}},
+		{"message without line breaks", func(p *admissionregistrationv1.ValidatingAdmissionPolicy) {
+			p.Spec.Validations[0].Message = "too\nmany"
+		}, []string{`spec.validations[0].message: Invalid value: "too\nmany": must not contain line breaks`}},
+		{"reserved static suffix", func(p *admissionregistrationv1.ValidatingAdmissionPolicy) { p.Name = "limits.static.k8s.io" }, []string{
+			`metadata.name: Invalid value: "limits.static.k8s.io": names ending with ".static.k8s.io" are reserved for static manifest-based configurations and cannot be managed via the API`,
+		}},
+		{"audit annotation key", func(p *admissionregistrationv1.ValidatingAdmissionPolicy) {
+			p.Spec.AuditAnnotations = []admissionregistrationv1.AuditAnnotation{{Key: "high replicas", ValueExpression: "'x'"}}
+		}, []string{`spec.auditAnnotations[0].key: Invalid value: "replica-limit/high replicas": name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := validVAP()
+			tc.mutate(p)
+			expectErrors(t, ValidateObject(p), tc.want...)
+		})
+	}
+
+	t.Run("expressions must compile and type-check", func(t *testing.T) {
+		p := validVAP()
+		p.Spec.Validations[0].Expression = "variables.replicas <="
+		p.Spec.Validations = append(p.Spec.Validations, admissionregistrationv1.Validation{Expression: "'not a bool'"})
+		expectErrorPrefixes(t, ValidateObject(p),
+			`spec.validations[0].expression: Invalid value: "variables.replicas <=": compilation failed: `,
+			`spec.validations[1].expression: Invalid value: "'not a bool'": must evaluate to bool`)
+	})
+}
+
+func TestValidateValidatingAdmissionPolicyBinding(t *testing.T) {
+	b := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "replica-limit"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        "replica-limit",
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+		},
+	}
+	expectErrors(t, ValidateObject(b))
+
+	bad := b.DeepCopy()
+	bad.Spec.ValidationActions = []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny, admissionregistrationv1.Warn}
+	bad.Spec.ParamRef = &admissionregistrationv1.ParamRef{Name: "limits", Selector: &metav1.LabelSelector{}}
+	expectErrors(t, ValidateObject(bad),
+		"spec.paramRef.name: Forbidden: name and selector are mutually exclusive",
+		"spec.paramRef.selector: Forbidden: name and selector are mutually exclusive",
+		"spec.paramRef.parameterNotFoundAction: Required value",
+		`spec.validationActions: Invalid value: ["Deny","Warn"]: must not contain both Deny and Warn (repeating the same validation failure information in the API response and headers serves no purpose)`)
+
+	// Missing actions are reported once, by the declarative rule.
+	none := b.DeepCopy()
+	none.Spec.ValidationActions = nil
+	errs := ValidateObject(none)
+	if len(errs) != 1 || errs[0].Field != "spec.validationActions" || errs[0].Type != "FieldValueRequired" {
+		t.Fatalf("got %q", errStrings(errs))
+	}
+}
+
+func TestValidateMutatingAdmissionPolicy(t *testing.T) {
+	vap := validVAP()
+	p := &admissionregistrationv1.MutatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "add-label"},
+		Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{
+			FailurePolicy:    ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: vap.Spec.MatchConstraints,
+			Mutations: []admissionregistrationv1.Mutation{{
+				PatchType: admissionregistrationv1.PatchTypeApplyConfiguration,
+				ApplyConfiguration: &admissionregistrationv1.ApplyConfiguration{
+					Expression: `Object{metadata: Object.metadata{labels: {"managed": "true"}}}`,
+				},
+			}},
+			ReinvocationPolicy: admissionregistrationv1.NeverReinvocationPolicy,
+		},
+	}
+	expectErrors(t, ValidateObject(p))
+
+	bad := p.DeepCopy()
+	bad.Spec.MatchConstraints.ResourceRules[0].Operations = []admissionregistrationv1.OperationType{admissionregistrationv1.Delete}
+	bad.Spec.Mutations[0].PatchType = admissionregistrationv1.PatchTypeJSONPatch
+	bad.Spec.ReinvocationPolicy = ""
+	expectErrors(t, ValidateObject(bad),
+		`spec.matchConstraints.resourceRules.operations: Unsupported value: "DELETE": supported values: "*", "CONNECT", "CREATE", "UPDATE"`,
+		"spec.mutations[0].jsonPatch: Required value: must be specified when patchType is JSONPatch",
+		`spec.mutations[0].applyConfiguration: Invalid value: "{applyConfiguration}": must not be specified when patchType is JSONPatch`,
+		"spec.reinvocationPolicy: Required value")
+}
+
+func TestValidateClusterTrustBundle(t *testing.T) {
+	b := &certificatesv1.ClusterTrustBundle{
+		ObjectMeta: metav1.ObjectMeta{Name: "example.com:signer:roots"},
+		Spec:       certificatesv1.ClusterTrustBundleSpec{SignerName: "example.com/signer", TrustBundle: "garbage"},
+	}
+	expectErrors(t, ValidateObject(b), `spec.trustBundle: Invalid value: "<value omitted>": at least one trust anchor must be provided`)
+	b.Name = "roots"
+	expectErrors(t, ValidateObject(b),
+		`metadata.name: Invalid value: "roots": ClusterTrustBundle for signerName example.com/signer must be named with prefix example.com:signer:`,
+		`spec.trustBundle: Invalid value: "<value omitted>": at least one trust anchor must be provided`)
+}

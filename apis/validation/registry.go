@@ -138,6 +138,14 @@ func lookup(obj runtime.Object) (validator, bool) {
 		return typed(validateValidatingWebhookConfiguration, validateValidatingWebhookConfigurationUpdate, nil), true
 	case *admissionregistrationv1.MutatingWebhookConfiguration:
 		return typed(validateMutatingWebhookConfiguration, validateMutatingWebhookConfigurationUpdate, nil), true
+	case *admissionregistrationv1.ValidatingAdmissionPolicy:
+		return typed(validateValidatingAdmissionPolicy, validateValidatingAdmissionPolicyUpdate, validateValidatingAdmissionPolicyStatusUpdate), true
+	case *admissionregistrationv1.ValidatingAdmissionPolicyBinding:
+		return typed(validateValidatingAdmissionPolicyBinding, validateValidatingAdmissionPolicyBindingUpdate, nil), true
+	case *admissionregistrationv1.MutatingAdmissionPolicy:
+		return typed(validateMutatingAdmissionPolicy, validateMutatingAdmissionPolicyUpdate, nil), true
+	case *admissionregistrationv1.MutatingAdmissionPolicyBinding:
+		return typed(validateMutatingAdmissionPolicyBinding, validateMutatingAdmissionPolicyBindingUpdate, nil), true
 
 	// flowcontrol.apiserver.k8s.io/v1
 	case *flowcontrolv1.FlowSchema:

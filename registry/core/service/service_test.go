@@ -653,10 +653,7 @@ func TestRestartKeepsAllocations(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	stopServer()
-	if err := startServer(); err != nil {
-		t.Fatal(err)
-	}
+	restartServer(t)
 
 	for _, ip := range []string{kept.Spec.ClusterIP, auto.Spec.ClusterIP} {
 		if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 10*time.Second, true, func(context.Context) (bool, error) {
