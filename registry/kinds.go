@@ -16,9 +16,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	genericapirequest "k8s.io/apiserver/pkg/endpoints/request"
 
 	skiffautoscalingv1 "github.com/skiff-dev/skiff/apis/autoscaling/v1"
+	"github.com/skiff-dev/skiff/apis/validation"
 )
 
 // This file holds what upstream's strategies do beyond the generic
@@ -246,6 +248,9 @@ func csrApproval() *Subresource {
 			csr.Spec = o.Spec
 			csr.Status = o.Status
 			csr.Status.Conditions = conditions
+		},
+		ValidateUpdate: func(ctx context.Context, obj, old runtime.Object) field.ErrorList {
+			return validation.ValidateCertificateSigningRequestApprovalUpdate(obj.(*certificatesv1.CertificateSigningRequest), old.(*certificatesv1.CertificateSigningRequest))
 		},
 		ResetFields: [][]string{{"spec"}, {"status", "certificate"}},
 	}

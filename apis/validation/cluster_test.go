@@ -409,9 +409,9 @@ func TestValidateValidatingAdmissionPolicy(t *testing.T) {
 			"spec.validations: Required value: validations or auditAnnotations must contain at least one item",
 			"spec.auditAnnotations: Required value: validations or auditAnnotations must contain at least one item",
 		}},
-		{"variable name must be an identifier", func(p *admissionregistrationv1.ValidatingAdmissionPolicy) { p.Spec.Variables[0].Name = "in" }, []string{
-			`spec.variables[0].name: Invalid value: "in": must be a valid CEL identifier`,
-		}},
+		{"variable name must be an identifier", func(p *admissionregistrationv1.ValidatingAdmissionPolicy) {
+			p.Spec.Variables = append(p.Spec.Variables, admissionregistrationv1.Variable{Name: "in", Expression: "1"})
+		}, []string{`spec.variables[1].name: Invalid value: "in": must be a valid CEL identifier`}},
 		{"message without line breaks", func(p *admissionregistrationv1.ValidatingAdmissionPolicy) {
 			p.Spec.Validations[0].Message = "too\nmany"
 		}, []string{`spec.validations[0].message: Invalid value: "too\nmany": must not contain line breaks`}},

@@ -481,3 +481,19 @@ func ModuleRoot(ctx context.Context) (string, error) {
 	}
 	return filepath.Dir(gomod), nil
 }
+
+// HostIP returns a non-loopback IPv4 address of this host, for servers that
+// must advertise one (the kubernetes Endpoints may not hold loopback) and for
+// test backends the API server proxies to.
+func HostIP() (string, error) {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return "", err
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && n.IP.IsGlobalUnicast() {
+			return n.IP.String(), nil
+		}
+	}
+	return "", errors.New("no non-loopback IPv4 address on this host")
+}
