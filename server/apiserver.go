@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"time"
 
@@ -24,9 +23,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	"k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/user"
-	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
-	"k8s.io/apiserver/pkg/authorization/path"
 	authzunion "k8s.io/apiserver/pkg/authorization/union"
 	"k8s.io/apiserver/pkg/endpoints/discovery/aggregated"
 	genericapifilters "k8s.io/apiserver/pkg/endpoints/filters"
@@ -51,6 +48,7 @@ import (
 	"github.com/skiff-dev/skiff/apis/openapi"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
 	"github.com/skiff-dev/skiff/registry"
+	authregistry "github.com/skiff-dev/skiff/registry/auth"
 	nsregistry "github.com/skiff-dev/skiff/registry/core/namespace"
 	podstorage "github.com/skiff-dev/skiff/registry/core/pod/storage"
 	"github.com/skiff-dev/skiff/registry/core/service"
@@ -229,7 +227,10 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 		return err
 	}
 	groups, err := registry.APIGroups(gc.RESTOptionsGetter, services.Extra, nsregistry.Extra(gc.RESTOptionsGetter),
-		podstorage.Extra(podstorage.Options{PodDisruptionBudgets: client.PolicyV1(), Authorizer: gc.Authorization.Authorizer}))
+		podstorage.Extra(podstorage.Options{PodDisruptionBudgets: client.PolicyV1(), Authorizer: gc.Authorization.Authorizer}),
+		// Read after Complete, which adds the loopback token to the
+		// authenticator, as upstream's reviews see it.
+		authregistry.Extra(gc.Authentication.Authenticator, gc.Authentication.APIAudiences, gc.Authorization.Authorizer, gc.RuleResolver))
 	if err != nil {
 		return err
 	}
@@ -293,20 +294,16 @@ func (s *Server) applyAuth(gc *genericapiserver.Config) error {
 	gc.Authentication.Authenticator = authn
 	gc.Authentication.APIAudiences = authenticator.Audiences{"https://kubernetes.default.svc." + s.cfg.ClusterDomain}
 
-	publicInfo, err := path.NewAuthorizer(publicPaths)
-	if err != nil {
-		return err
-	}
 	masters := authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)
 	authz, err := authzunion.New(
 		authzunion.NamedAuthorizer{AuthorizerName: "system-masters", Authorizer: masters},
-		authzunion.NamedAuthorizer{AuthorizerName: "public-info", Authorizer: publicInfo},
+		authzunion.NamedAuthorizer{AuthorizerName: "default-grants", Authorizer: defaultGrants{}},
 	)
 	if err != nil {
 		return fmt.Errorf("configuring authorization: %w", err)
 	}
 	gc.Authorization.Authorizer = authz
-	gc.RuleResolver = mastersRuleResolver{}
+	gc.RuleResolver = defaultGrants{}
 	return nil
 }
 
@@ -367,14 +364,3 @@ func dedupeIPs(in []net.IP) []net.IP {
 }
 
 var _ http.Handler = (*genericapiserver.APIServerHandler)(nil)
-
-// mastersRuleResolver lists every rule for system:masters members and none
-// for anyone else, mirroring the privileged-group authorizer.
-type mastersRuleResolver struct{}
-
-func (mastersRuleResolver) RulesFor(ctx context.Context, u user.Info, namespace string) ([]authorizer.ResourceRuleInfo, []authorizer.NonResourceRuleInfo, bool, error) {
-	if slices.Contains(u.GetGroups(), user.SystemPrivilegedGroup) {
-		return authorizerfactory.NewAlwaysAllowAuthorizer().RulesFor(ctx, u, namespace)
-	}
-	return nil, nil, false, nil
-}

@@ -31,10 +31,11 @@ var (
 )
 
 // invalid is the 422 upstream answers for a review that fails validation.
-// The kind is the object's own, which decoding leaves empty, so the message
-// reads `.authorization.k8s.io "" is invalid: ...` exactly as upstream's.
-func invalid(kind string, errs field.ErrorList) error {
-	return apierrors.NewInvalid(schema.GroupKind{Group: authorizationv1.GroupName, Kind: kind}, "", errs)
+// Upstream names the kind of its decoded internal object, which is always
+// empty, so the message reads `.authorization.k8s.io "" is invalid: ...`;
+// skiff's decoded object keeps its kind, so the empty kind is spelled out.
+func invalid(errs field.ErrorList) error {
+	return apierrors.NewInvalid(schema.GroupKind{Group: authorizationv1.GroupName}, "", errs)
 }
 
 // decide asks the authorizer and fills in a review status from its answer.
@@ -65,7 +66,7 @@ func (r *SubjectAccessReviewREST) Create(ctx context.Context, obj runtime.Object
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a SubjectAccessReview: %#v", obj))
 	}
 	if errs := validateSubjectAccessReview(review); len(errs) > 0 {
-		return nil, invalid(review.Kind, errs)
+		return nil, invalid(errs)
 	}
 	if createValidation != nil {
 		if err := createValidation(ctx, obj.DeepCopyObject()); err != nil {
@@ -95,7 +96,7 @@ func (r *SelfSubjectAccessReviewREST) Create(ctx context.Context, obj runtime.Ob
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a SelfSubjectAccessReview: %#v", obj))
 	}
 	if errs := validateSelfSubjectAccessReview(review); len(errs) > 0 {
-		return nil, invalid(review.Kind, errs)
+		return nil, invalid(errs)
 	}
 	u, ok := genericapirequest.UserFrom(ctx)
 	if !ok {
@@ -136,7 +137,7 @@ func (r *LocalSubjectAccessReviewREST) Create(ctx context.Context, obj runtime.O
 		return nil, apierrors.NewBadRequest(fmt.Sprintf("not a LocaLocalSubjectAccessReview: %#v", obj))
 	}
 	if errs := validateLocalSubjectAccessReview(review); len(errs) > 0 {
-		return nil, invalid(review.Kind, errs)
+		return nil, invalid(errs)
 	}
 	ns := genericapirequest.NamespaceValue(ctx)
 	if ns == "" {

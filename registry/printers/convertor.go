@@ -53,6 +53,9 @@ func printedResources() map[schema.GroupResource]bool {
 		"node.k8s.io":                  {"runtimeclasses"},
 		"certificates.k8s.io":          {"certificatesigningrequests", "clustertrustbundles", "podcertificaterequests"},
 		"flowcontrol.apiserver.k8s.io": {"flowschemas", "prioritylevelconfigurations"},
+		"resource.k8s.io": {"deviceclasses", "devicetaintrules", "resourceclaims",
+			"resourceclaimtemplates", "resourceslices"},
+		"storagemigration.k8s.io": {"storageversionmigrations"},
 		"admissionregistration.k8s.io": {"validatingwebhookconfigurations", "mutatingwebhookconfigurations",
 			"validatingadmissionpolicies", "validatingadmissionpolicybindings",
 			"mutatingadmissionpolicies", "mutatingadmissionpolicybindings"},
@@ -215,5 +218,6 @@ func newHandlers() handlers {
 	addStorageHandlers(h)
 	addPolicyAndAccessHandlers(h)
 	addClusterHandlers(h)
+	addResourceHandlers(h)
 	return h
 }
