@@ -95,6 +95,12 @@ func NewStore(r *Resource, optsGetter generic.RESTOptionsGetter) (*Storage, map[
 	return storage, rests, nil
 }
 
+// NewStatusREST serves an update-only subresource from store, a copy of the
+// main store with the subresource's update strategy.
+func NewStatusREST(store *genericregistry.Store) *StatusREST {
+	return &StatusREST{store: store}
+}
+
 // StatusREST serves an update-only subresource such as /status: get, update
 // and patch of the part of the object the subresource owns.
 type StatusREST struct {

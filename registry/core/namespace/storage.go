@@ -49,11 +49,6 @@ type REST struct {
 	store *genericregistry.Store
 }
 
-// StatusREST serves namespaces/status.
-type StatusREST struct {
-	store *genericregistry.Store
-}
-
 // FinalizeREST serves namespaces/finalize. It has no Get, so the only verb is
 // update, as upstream.
 type FinalizeREST struct {
@@ -62,7 +57,7 @@ type FinalizeREST struct {
 
 // NewREST builds the storage of namespaces and of their status and finalize
 // subresources over one underlying store.
-func NewREST(optsGetter generic.RESTOptionsGetter) (*REST, *StatusREST, *FinalizeREST, error) {
+func NewREST(optsGetter generic.RESTOptionsGetter) (*REST, *registry.StatusREST, *FinalizeREST, error) {
 	store := &genericregistry.Store{
 		NewFunc:                   func() runtime.Object { return &corev1.Namespace{} },
 		NewListFunc:               func() runtime.Object { return &corev1.NamespaceList{} },
@@ -92,7 +87,7 @@ func NewREST(optsGetter generic.RESTOptionsGetter) (*REST, *StatusREST, *Finaliz
 	finalizeStore.UpdateStrategy = finalizeStrategy{nsStrategy}
 	finalizeStore.ResetFieldsStrategy = finalizeStrategy{nsStrategy}
 
-	return &REST{store: store}, &StatusREST{store: &statusStore}, &FinalizeREST{store: &finalizeStore}, nil
+	return &REST{store: store}, registry.NewStatusREST(&statusStore), &FinalizeREST{store: &finalizeStore}, nil
 }
 
 // shouldDeleteDuringUpdate removes a namespace from storage on the update that
@@ -118,8 +113,6 @@ var (
 	_ rest.SingularNameProvider   = &REST{}
 	_ rest.StorageVersionProvider = &REST{}
 	_ rest.ResetFieldsStrategy    = &REST{}
-	_ rest.Patcher                = &StatusREST{}
-	_ rest.ResetFieldsStrategy    = &StatusREST{}
 	_ rest.Updater                = &FinalizeREST{}
 	_ rest.ResetFieldsStrategy    = &FinalizeREST{}
 )
@@ -276,28 +269,6 @@ func dependentsFinalizers(current []string, options *metav1.DeleteOptions) []str
 		out = append(out, metav1.FinalizerDeleteDependents)
 	}
 	return out
-}
-
-func (r *StatusREST) New() runtime.Object { return r.store.New() }
-
-// Destroy does nothing: the store is shared with REST, which destroys it.
-func (r *StatusREST) Destroy() {}
-
-func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	// A subresource never creates its parent.
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
 }
 
 func (r *FinalizeREST) New() runtime.Object { return r.store.New() }

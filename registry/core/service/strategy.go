@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	utilvalidation "k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
-	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	netutils "k8s.io/utils/net"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
@@ -208,7 +207,7 @@ func (r *Registry) installServiceStorage(s *registry.Storage) rest.Storage {
 	// A status write that removes the last finalizer deletes the Service,
 	// which must release what it holds.
 	status.AfterDelete = r.afterDelete
-	return &statusREST{store: &status}
+	return registry.NewStatusREST(&status)
 }
 
 // statusResetFields makes server-side apply through /status ignore the spec.
@@ -231,36 +230,6 @@ func resetFields(group string, paths ...string) map[fieldpath.APIVersion]*fieldp
 		out[fieldpath.APIVersion(gv.String())] = set
 	}
 	return out
-}
-
-// statusREST serves a /status subresource from a copy of the main store.
-type statusREST struct{ store *genericregistry.Store }
-
-var (
-	_ rest.Patcher             = &statusREST{}
-	_ rest.ResetFieldsStrategy = &statusREST{}
-	_ rest.TableConvertor      = &statusREST{}
-)
-
-func (r *statusREST) New() runtime.Object { return r.store.New() }
-
-func (r *statusREST) Destroy() {}
-
-func (r *statusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-func (r *statusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, _ bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	// A subresource never creates its parent.
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-func (r *statusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-func (r *statusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
 }
 
 // ipAddressStrategy is upstream's IPAddress strategy: an IPAddress is
@@ -301,5 +270,5 @@ func installServiceCIDRStorage(s *registry.Storage) rest.Storage {
 	status := *s.Store
 	status.UpdateStrategy = serviceCIDRStatusStrategy{s.Store.CreateStrategy.(baseStrategy)}
 	status.ResetFieldsStrategy = serviceCIDRStatusResetFields{}
-	return &statusREST{store: &status}
+	return registry.NewStatusREST(&status)
 }

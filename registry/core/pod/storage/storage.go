@@ -21,7 +21,6 @@ import (
 	genericregistry "k8s.io/apiserver/pkg/registry/generic/registry"
 	"k8s.io/apiserver/pkg/registry/rest"
 	policyclient "k8s.io/client-go/kubernetes/typed/policy/v1"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/skiff-dev/skiff/registry"
 	"github.com/skiff-dev/skiff/registry/core/pod"
@@ -88,7 +87,7 @@ func Extra(opts Options) registry.Extra {
 
 		v1 := schema.GroupVersion{Version: "v1"}
 		for path, storage := range map[string]rest.Storage{
-			"pods/status":              &StatusREST{store: statusStore},
+			"pods/status":              registry.NewStatusREST(statusStore),
 			"pods/binding":             binding,
 			"bindings":                 &LegacyBindingREST{binding: binding},
 			"pods/eviction":            &EvictionREST{store: statusStore, pdbs: opts.PodDisruptionBudgets},
@@ -122,36 +121,6 @@ func defaultProxyTransport() http.RoundTripper {
 		TLSClientConfig:     &tls.Config{InsecureSkipVerify: true},
 		TLSHandshakeTimeout: 10 * time.Second,
 	})
-}
-
-// StatusREST serves pods/status.
-type StatusREST struct {
-	store *genericregistry.Store
-}
-
-var (
-	_ rest.Patcher             = &StatusREST{}
-	_ rest.ResetFieldsStrategy = &StatusREST{}
-)
-
-func (r *StatusREST) New() runtime.Object { return r.store.New() }
-func (r *StatusREST) Destroy()            {}
-
-func (r *StatusREST) Get(ctx context.Context, name string, options *metav1.GetOptions) (runtime.Object, error) {
-	return r.store.Get(ctx, name, options)
-}
-
-// Update never creates: a subresource cannot bring its pod into being.
-func (r *StatusREST) Update(ctx context.Context, name string, objInfo rest.UpdatedObjectInfo, createValidation rest.ValidateObjectFunc, updateValidation rest.ValidateObjectUpdateFunc, forceAllowCreate bool, options *metav1.UpdateOptions) (runtime.Object, bool, error) {
-	return r.store.Update(ctx, name, objInfo, createValidation, updateValidation, false, options)
-}
-
-func (r *StatusREST) GetResetFields() map[fieldpath.APIVersion]*fieldpath.Set {
-	return r.store.GetResetFields()
-}
-
-func (r *StatusREST) ConvertToTable(ctx context.Context, object runtime.Object, tableOptions runtime.Object) (*metav1.Table, error) {
-	return r.store.ConvertToTable(ctx, object, tableOptions)
 }
 
 // UpdateREST serves a pod subresource that is a restricted update of the
