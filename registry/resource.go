@@ -37,6 +37,9 @@ type Resource struct {
 	// ResetFields are the field paths writes to the main resource cannot set;
 	// nil means ["status"] for resources with a status.
 	ResetFields [][]string
+	// StatusResetFields are the field paths a /status write cannot set; nil
+	// means ["spec"].
+	StatusResetFields [][]string
 	// Subresources are further update-only views (such as CSR approval).
 	Subresources []*Subresource
 }

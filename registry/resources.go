@@ -105,7 +105,7 @@ func Resources() []*Resource {
 		// storage.k8s.io/v1
 		res[storagev1.StorageClass, storagev1.StorageClassList](Resource{Group: "storage.k8s.io", Name: "storageclasses", Singular: "storageclass", Kind: "StorageClass", ShortNames: []string{"sc"}}),
 		res[storagev1.CSIDriver, storagev1.CSIDriverList](Resource{Group: "storage.k8s.io", Name: "csidrivers", Singular: "csidriver", Kind: "CSIDriver"}),
-		res[storagev1.CSINode, storagev1.CSINodeList](Resource{Group: "storage.k8s.io", Name: "csinodes", Singular: "csinode", Kind: "CSINode"}),
+		res[storagev1.CSINode, storagev1.CSINodeList](Resource{Group: "storage.k8s.io", Name: "csinodes", Singular: "csinode", Kind: "CSINode", Status: true, StatusResetFields: [][]string{{"metadata"}, {"spec"}}, Hooks: Hooks{PrepareForStatusUpdate: resetMetaForStatus}}),
 		res[storagev1.VolumeAttachment, storagev1.VolumeAttachmentList](Resource{Group: "storage.k8s.io", Name: "volumeattachments", Singular: "volumeattachment", Kind: "VolumeAttachment", Status: true}),
 		res[storagev1.CSIStorageCapacity, storagev1.CSIStorageCapacityList](Resource{Group: "storage.k8s.io", Name: "csistoragecapacities", Singular: "csistoragecapacity", Kind: "CSIStorageCapacity", Namespaced: true}),
 		res[storagev1.VolumeAttributesClass, storagev1.VolumeAttributesClassList](Resource{Group: "storage.k8s.io", Name: "volumeattributesclasses", Singular: "volumeattributesclass", Kind: "VolumeAttributesClass", ShortNames: []string{"vac"}}),

@@ -78,6 +78,10 @@ type Subresource struct {
 
 // statusSubresource is /status: everything but the spec may change.
 func statusSubresource(r *Resource) *Subresource {
+	reset := r.StatusResetFields
+	if reset == nil {
+		reset = [][]string{{"spec"}}
+	}
 	return &Subresource{
 		Name: "status",
 		PrepareForUpdate: func(ctx context.Context, obj, old runtime.Object) {
@@ -86,7 +90,7 @@ func statusSubresource(r *Resource) *Subresource {
 				h(ctx, obj, old)
 			}
 		},
-		ResetFields: [][]string{{"spec"}},
+		ResetFields: reset,
 	}
 }
 

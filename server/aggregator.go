@@ -258,9 +258,11 @@ func aggregatorOpenAPIConfigs(v2 *commonopenapi.Config, v3 *commonopenapi.OpenAP
 	outV3 := genericapiserver.DefaultOpenAPIV3Config(defs, namer)
 	if v2 != nil && v2.Info != nil {
 		outV2.Info.Title = v2.Info.Title
+		outV2.SecurityDefinitions = v2.SecurityDefinitions
 	}
 	if v3 != nil && v3.Info != nil {
 		outV3.Info.Title = v3.Info.Title
+		outV3.SecuritySchemes = v3.SecuritySchemes
 	}
 	return outV2, outV3
 }

@@ -43,6 +43,8 @@ import (
 	"k8s.io/component-base/version"
 	"k8s.io/klog/v2"
 	aggregatorapiserver "k8s.io/kube-aggregator/pkg/apiserver"
+	"k8s.io/kube-openapi/pkg/spec3"
+	"k8s.io/kube-openapi/pkg/validation/spec"
 
 	"github.com/skiff-dev/skiff/apis"
 	"github.com/skiff-dev/skiff/apis/openapi"
@@ -185,6 +187,13 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	gc.OpenAPIConfig.Info.Title = "Kubernetes"
 	gc.OpenAPIV3Config = genericapiserver.DefaultOpenAPIV3Config(openapi.GetOpenAPIDefinitions, namer)
 	gc.OpenAPIV3Config.Info.Title = "Kubernetes"
+	// Bearer tokens are accepted, so the specs say so (and gain the 401
+	// responses kube-apiserver's have).
+	bearer := spec.SecuritySchemeProps{Type: "apiKey", Name: "authorization", In: "header", Description: "Bearer Token authentication"}
+	gc.OpenAPIConfig.SecurityDefinitions = &spec.SecurityDefinitions{"BearerToken": &spec.SecurityScheme{SecuritySchemeProps: bearer}}
+	gc.OpenAPIV3Config.SecuritySchemes = spec3.SecuritySchemes{"BearerToken": &spec3.SecurityScheme{SecuritySchemeProps: spec3.SecuritySchemeProps{
+		Type: bearer.Type, Name: bearer.Name, In: bearer.In, Description: bearer.Description,
+	}}}
 	gc.AggregatedDiscoveryGroupManager = aggregated.NewResourceManager("apis")
 
 	client, err := kubernetes.NewForConfig(gc.LoopbackClientConfig)
@@ -230,7 +239,8 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 		podstorage.Extra(podstorage.Options{PodDisruptionBudgets: client.PolicyV1(), Authorizer: gc.Authorization.Authorizer}),
 		// Read after Complete, which adds the loopback token to the
 		// authenticator, as upstream's reviews see it.
-		authregistry.Extra(gc.Authentication.Authenticator, gc.Authentication.APIAudiences, gc.Authorization.Authorizer, gc.RuleResolver))
+		authregistry.Extra(gc.Authentication.Authenticator, gc.Authentication.APIAudiences, gc.Authorization.Authorizer, gc.RuleResolver),
+		registry.ComponentStatusExtra(map[string]registry.ComponentCheck{"etcd-0": datastoreCheck(gc)}))
 	if err != nil {
 		return err
 	}
@@ -364,3 +374,24 @@ func dedupeIPs(in []net.IP) []net.IP {
 }
 
 var _ http.Handler = (*genericapiserver.APIServerHandler)(nil)
+
+// datastoreCheck reports the datastore's health through the API server's own
+// storage health check.
+func datastoreCheck(gc *genericapiserver.Config) registry.ComponentCheck {
+	return func(ctx context.Context) (string, error) {
+		for _, c := range gc.HealthzChecks {
+			if c.Name() != "etcd" {
+				continue
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, "/healthz/etcd", nil)
+			if err != nil {
+				return "", err
+			}
+			if err := c.Check(req); err != nil {
+				return "", err
+			}
+			return "ok", nil
+		}
+		return "", fmt.Errorf("no datastore health check")
+	}
+}
