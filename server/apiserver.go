@@ -78,6 +78,7 @@ type Server struct {
 	datastore  *Datastore
 	cfg        *Config
 	ca         *CA
+	lock       *dataDirLock
 }
 
 // effectiveVersion is the Kubernetes version skiff's API reports, taken from
@@ -96,6 +97,20 @@ func New(ctx context.Context, cfg *Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("creating data dir %s: %w", cfg.DataDir, err)
 	}
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newWithLock(ctx, cfg)
+	if err != nil {
+		lock.release()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+func newWithLock(ctx context.Context, cfg *Config) (*Server, error) {
 	ca, err := LoadOrCreateCA(cfg.tlsDir(), "skiff-ca")
 	if err != nil {
 		return nil, err
@@ -345,6 +360,7 @@ var apiextensionsv1GV = schema.GroupVersion{Group: "apiextensions.k8s.io", Versi
 
 // Run serves the API until ctx is done.
 func (s *Server) Run(ctx context.Context) error {
+	defer s.lock.release()
 	defer s.datastore.Close()
 	// The aggregator serves the OpenAPI merged from the whole chain, so
 	// custom resources appear in it (kubectl explain, server-side apply).
