@@ -49,11 +49,14 @@ import (
 	"github.com/skiff-dev/skiff/apis"
 	"github.com/skiff-dev/skiff/apis/openapi"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
+	"github.com/skiff-dev/skiff/controllers/rootcacert"
+	sacontroller "github.com/skiff-dev/skiff/controllers/serviceaccount"
 	"github.com/skiff-dev/skiff/registry"
 	authregistry "github.com/skiff-dev/skiff/registry/auth"
 	nsregistry "github.com/skiff-dev/skiff/registry/core/namespace"
 	podstorage "github.com/skiff-dev/skiff/registry/core/pod/storage"
 	"github.com/skiff-dev/skiff/registry/core/service"
+	"github.com/skiff-dev/skiff/server/rbac"
 )
 
 // specialResourcePrefixes are the storage key prefixes Kubernetes has always
@@ -175,7 +178,8 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	gc.LoopbackClientConfig.ContentType = runtime.ContentTypeProtobuf
 	gc.LoopbackClientConfig.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
 
-	if err := s.applyAuth(gc); err != nil {
+	rbacAuthz, err := s.applyAuth(gc)
+	if err != nil {
 		return err
 	}
 
@@ -220,6 +224,7 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 		return fmt.Errorf("loopback client: %w", err)
 	}
 	informerFactory := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	rbacAuthz.Use(informerFactory)
 	admission := genericoptions.NewAdmissionOptions()
 	if err := admission.ApplyTo(gc, informerFactory, client, dyn, utilfeature.DefaultFeatureGate, ev); err != nil {
 		return fmt.Errorf("configuring admission: %w", err)
@@ -255,7 +260,8 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 		// Read after Complete, which adds the loopback token to the
 		// authenticator, as upstream's reviews see it.
 		authregistry.Extra(gc.Authentication.Authenticator, gc.Authentication.APIAudiences, gc.Authorization.Authorizer, gc.RuleResolver),
-		registry.ComponentStatusExtra(map[string]registry.ComponentCheck{"etcd-0": datastoreCheck(gc)}))
+		registry.ComponentStatusExtra(map[string]registry.ComponentCheck{"etcd-0": datastoreCheck(gc)}),
+		rbac.StorageExtra(gc.Authorization.Authorizer, rbacAuthz, client.RbacV1()))
 	if err != nil {
 		return err
 	}
@@ -272,6 +278,34 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	}
 	srv.AddPostStartHookOrDie("skiff-namespace-controller", func(hc genericapiserver.PostStartHookContext) error {
 		go nsController.Run(hc, nscontroller.DefaultWorkers)
+		return nil
+	})
+	saController, err := sacontroller.NewForConfig(gc.LoopbackClientConfig, informerFactory.Core().V1().Namespaces(), informerFactory.Core().V1().ServiceAccounts())
+	if err != nil {
+		return err
+	}
+	caPublisher, err := rootcacert.NewForConfig(gc.LoopbackClientConfig, informerFactory.Core().V1().Namespaces(), informerFactory.Core().V1().ConfigMaps(), s.ca.CertPEM)
+	if err != nil {
+		return err
+	}
+	srv.AddPostStartHookOrDie("skiff-namespace-content-controllers", func(hc genericapiserver.PostStartHookContext) error {
+		go saController.Run(hc, sacontroller.DefaultWorkers)
+		go caPublisher.Run(hc, rootcacert.DefaultWorkers)
+		return nil
+	})
+	rbacPolicy, err := rbac.DefaultPolicy()
+	if err != nil {
+		return err
+	}
+	roleAggregator, err := rbac.NewAggregator(informerFactory.Rbac().V1().ClusterRoles(), client.RbacV1())
+	if err != nil {
+		return err
+	}
+	srv.AddPostStartHookOrDie("rbac/bootstrap-roles", func(hc genericapiserver.PostStartHookContext) error {
+		return rbac.Reconcile(hc, client, rbacPolicy)
+	})
+	srv.AddPostStartHookOrDie("skiff-clusterrole-aggregation", func(hc genericapiserver.PostStartHookContext) error {
+		go roleAggregator.Run(hc)
 		return nil
 	})
 	srv.AddPostStartHookOrDie("start-skiff-informers", func(hc genericapiserver.PostStartHookContext) error {
@@ -294,14 +328,16 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 
 // applyAuth sets up who may call the API: holders of a client certificate from
 // the cluster CA (name from CN, groups from O), the server's own loopback
-// token, and anonymous callers of the public health and version paths only.
-func (s *Server) applyAuth(gc *genericapiserver.Config) error {
+// token, and anonymous callers of the public health and version paths only;
+// and what they may do: anything for system:masters, else what RBAC grants.
+// The RBAC authorizer it returns still needs the informer factory (Use).
+func (s *Server) applyAuth(gc *genericapiserver.Config) (*rbac.Authorizer, error) {
 	caProvider, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", filepath.Join(s.cfg.tlsDir(), "ca.crt"))
 	if err != nil {
-		return fmt.Errorf("loading client CA: %w", err)
+		return nil, fmt.Errorf("loading client CA: %w", err)
 	}
 	if err := gc.Authentication.ApplyClientCert(caProvider, gc.SecureServing); err != nil {
-		return fmt.Errorf("configuring client certificates: %w", err)
+		return nil, fmt.Errorf("configuring client certificates: %w", err)
 	}
 	var conditions []apiserverapi.AnonymousAuthCondition
 	for _, p := range publicPaths {
@@ -309,7 +345,7 @@ func (s *Server) applyAuth(gc *genericapiserver.Config) error {
 	}
 	frontProxy, err := s.frontProxyAuthenticator(gc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	authn := union.New(
 		frontProxy,
@@ -320,16 +356,18 @@ func (s *Server) applyAuth(gc *genericapiserver.Config) error {
 	gc.Authentication.APIAudiences = authenticator.Audiences{"https://kubernetes.default.svc." + s.cfg.ClusterDomain}
 
 	masters := authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)
+	// RBAC reads its informers once build has made the factory.
+	rbacAuthz := rbac.New(nil)
 	authz, err := authzunion.New(
 		authzunion.NamedAuthorizer{AuthorizerName: "system-masters", Authorizer: masters},
-		authzunion.NamedAuthorizer{AuthorizerName: "default-grants", Authorizer: defaultGrants{}},
+		authzunion.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: rbacAuthz},
 	)
 	if err != nil {
-		return fmt.Errorf("configuring authorization: %w", err)
+		return nil, fmt.Errorf("configuring authorization: %w", err)
 	}
 	gc.Authorization.Authorizer = authz
-	gc.RuleResolver = defaultGrants{}
-	return nil
+	gc.RuleResolver = rbacAuthz
+	return rbacAuthz, nil
 }
 
 // apiextensionsConfig derives the CRD server's config from the main one, as
