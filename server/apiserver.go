@@ -56,6 +56,7 @@ import (
 	nsregistry "github.com/skiff-dev/skiff/registry/core/namespace"
 	podstorage "github.com/skiff-dev/skiff/registry/core/pod/storage"
 	"github.com/skiff-dev/skiff/registry/core/service"
+	skiffadmission "github.com/skiff-dev/skiff/server/admission"
 	"github.com/skiff-dev/skiff/server/rbac"
 )
 
@@ -188,6 +189,14 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	etcdOpts.StorageConfig.Transport.ServerList = s.datastore.Endpoints
 	etcdOpts.DefaultStorageMediaType = runtime.ContentTypeProtobuf
 	etcdOpts.WatchCacheSizes = []string{"events#0", "events.events.k8s.io#0"}
+	// Secrets are encrypted at rest, as with kube-apiserver's
+	// --encryption-provider-config. The CRD and aggregator configs copy gc
+	// after this, so they share these transformers rather than load the file again.
+	encPath := filepath.Join(cfg.credDir(), encryptionConfigName)
+	if err := ensureEncryptionConfig(encPath, time.Now()); err != nil {
+		return err
+	}
+	etcdOpts.EncryptionProviderConfigFilepath = encPath
 	resourceConfig := serverstorage.NewResourceConfig()
 	resourceConfig.EnableVersions(apis.ServedGroupVersions...)
 	gc.MergedResourceConfig = resourceConfig
@@ -226,6 +235,7 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	informerFactory := informers.NewSharedInformerFactory(client, 10*time.Minute)
 	rbacAuthz.Use(informerFactory)
 	admission := genericoptions.NewAdmissionOptions()
+	skiffadmission.Register(admission)
 	if err := admission.ApplyTo(gc, informerFactory, client, dyn, utilfeature.DefaultFeatureGate, ev); err != nil {
 		return fmt.Errorf("configuring admission: %w", err)
 	}
@@ -301,6 +311,7 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	if err != nil {
 		return err
 	}
+	srv.AddPostStartHookOrDie(skiffadmission.SystemPriorityClassesHookName, skiffadmission.AddSystemPriorityClasses)
 	srv.AddPostStartHookOrDie("rbac/bootstrap-roles", func(hc genericapiserver.PostStartHookContext) error {
 		return rbac.Reconcile(hc, client, rbacPolicy)
 	})

@@ -1,0 +1,22 @@
+// Package admission holds the admission plugins kube-apiserver enables by
+// default beyond the ones k8s.io/apiserver ships, written against the v1
+// types skiff stores.
+package admission
+
+import (
+	"slices"
+
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+)
+
+// Register adds PodSecurity and Priority to opts and slots them into the
+// plugin order where kube-apiserver runs them: right after
+// NamespaceLifecycle, PodSecurity before Priority, both ahead of the
+// policy and webhook plugins.
+func Register(opts *genericoptions.AdmissionOptions) {
+	registerPodSecurity(opts.Plugins)
+	registerPriority(opts.Plugins)
+	order := opts.RecommendedPluginOrder
+	at := slices.Index(order, "NamespaceLifecycle") + 1
+	opts.RecommendedPluginOrder = slices.Insert(slices.Clone(order), at, PodSecurityPluginName, PriorityPluginName)
+}
