@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,7 +21,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/sets"
-	"k8s.io/apimachinery/pkg/util/wait"
 	metav1apply "k8s.io/client-go/applyconfigurations/meta/v1"
 	networkingv1apply "k8s.io/client-go/applyconfigurations/networking/v1"
 	networkinginformers "k8s.io/client-go/informers/networking/v1"
@@ -30,6 +28,8 @@ import (
 	networkinglisters "k8s.io/client-go/listers/networking/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
+
+	"github.com/skiff-dev/skiff/controllers/internal/worker"
 	"k8s.io/klog/v2"
 )
 
@@ -49,14 +49,13 @@ const (
 
 // Controller reconciles ServiceCIDRs.
 type Controller struct {
-	client     kubernetes.Interface
-	cidrs      networkinglisters.ServiceCIDRLister
-	cidrsSync  cache.InformerSynced
-	ips        networkinglisters.IPAddressLister
-	ipsSync    cache.InformerSynced
-	queue      workqueue.TypedRateLimitingInterface[string]
-	now        func() time.Time
-	loopPeriod time.Duration
+	client    kubernetes.Interface
+	cidrs     networkinglisters.ServiceCIDRLister
+	cidrsSync cache.InformerSynced
+	ips       networkinglisters.IPAddressLister
+	ipsSync   cache.InformerSynced
+	queue     workqueue.TypedRateLimitingInterface[string]
+	now       func() time.Time
 }
 
 // New returns a controller acting through client on the ServiceCIDRs and
@@ -70,8 +69,7 @@ func New(client kubernetes.Interface, cidrs networkinginformers.ServiceCIDRInfor
 		ipsSync:   ips.Informer().HasSynced,
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "ipaddresses"}),
-		now:        time.Now,
-		loopPeriod: time.Second,
+		now: time.Now,
 	}
 	_, err := cidrs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
@@ -128,47 +126,8 @@ func (c *Controller) enqueueContaining(obj any) {
 
 // Run reconciles with workers goroutines until ctx ends.
 func (c *Controller) Run(ctx context.Context, workers int) {
-	defer utilruntime.HandleCrashWithContext(ctx)
-	logger := klog.FromContext(ctx)
-	logger.Info("Starting", "controller", controllerName)
-	var wg sync.WaitGroup
-	defer func() {
-		logger.Info("Shutting down", "controller", controllerName)
-		c.queue.ShutDown()
-		wg.Wait()
-	}()
-	if !cache.WaitForNamedCacheSyncWithContext(ctx, c.cidrsSync, c.ipsSync) {
-		return
-	}
-	for range workers {
-		wg.Go(func() { wait.UntilWithContext(ctx, c.worker, c.loopPeriod) })
-	}
-	<-ctx.Done()
-}
-
-func (c *Controller) worker(ctx context.Context) {
-	for c.next(ctx) {
-	}
-}
-
-func (c *Controller) next(ctx context.Context) bool {
-	key, quit := c.queue.Get()
-	if quit {
-		return false
-	}
-	defer c.queue.Done(key)
-	err := c.Sync(ctx, key)
-	switch {
-	case err == nil:
-		c.queue.Forget(key)
-	case c.queue.NumRequeues(key) < maxRetries:
-		klog.FromContext(ctx).V(2).Info("Error syncing ServiceCIDR, retrying", "ServiceCIDR", key, "err", err)
-		c.queue.AddRateLimited(key)
-	default:
-		klog.FromContext(ctx).Info("Dropping ServiceCIDR out of the queue", "ServiceCIDR", key, "err", err)
-		c.queue.Forget(key)
-	}
-	return true
+	loop := &worker.Loop{Name: controllerName, Queue: c.queue, Sync: c.Sync, Synced: []cache.InformerSynced{c.cidrsSync, c.ipsSync}, MaxRetries: maxRetries}
+	loop.Run(ctx, workers)
 }
 
 // Sync reconciles the ServiceCIDR named key.
