@@ -20,6 +20,7 @@ import (
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/request/anonymous"
+	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
 	"k8s.io/apiserver/pkg/authentication/request/union"
 	"k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/user"
@@ -39,6 +40,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
 	"k8s.io/component-base/compatibility"
 	"k8s.io/component-base/version"
 	"k8s.io/klog/v2"
@@ -51,12 +53,14 @@ import (
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
 	sacontroller "github.com/skiff-dev/skiff/controllers/serviceaccount"
+	"github.com/skiff-dev/skiff/controllers/tokencleaner"
 	"github.com/skiff-dev/skiff/registry"
 	authregistry "github.com/skiff-dev/skiff/registry/auth"
 	nsregistry "github.com/skiff-dev/skiff/registry/core/namespace"
 	podstorage "github.com/skiff-dev/skiff/registry/core/pod/storage"
 	"github.com/skiff-dev/skiff/registry/core/service"
 	skiffadmission "github.com/skiff-dev/skiff/server/admission"
+	"github.com/skiff-dev/skiff/server/bootstraptoken"
 	"github.com/skiff-dev/skiff/server/rbac"
 )
 
@@ -83,6 +87,9 @@ type Server struct {
 	cfg        *Config
 	ca         *CA
 	lock       *dataDirLock
+	// bootstrapTokens authenticates joining nodes; it reads the secrets
+	// informer once build has made the factory.
+	bootstrapTokens *bootstraptoken.Authenticator
 }
 
 // effectiveVersion is the Kubernetes version skiff's API reports, taken from
@@ -234,6 +241,7 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	}
 	informerFactory := informers.NewSharedInformerFactory(client, 10*time.Minute)
 	rbacAuthz.Use(informerFactory)
+	s.bootstrapTokens.Use(informerFactory)
 	admission := genericoptions.NewAdmissionOptions()
 	skiffadmission.Register(admission)
 	if err := admission.ApplyTo(gc, informerFactory, client, dyn, utilfeature.DefaultFeatureGate, ev); err != nil {
@@ -282,32 +290,49 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 		return fmt.Errorf("installing API groups: %w", err)
 	}
 
-	nsController, err := nscontroller.NewForConfig(gc.LoopbackClientConfig, informerFactory.Core().V1().Namespaces(), nscontroller.DefaultResync)
+	// Each controller acts as its own service account, with the least role
+	// upstream gives it, not as the API server's loopback user.
+	controllerConfigs := map[string]*rest.Config{}
+	for _, name := range controllerServiceAccounts {
+		if controllerConfigs[name], err = s.ca.controllerConfig(gc.LoopbackClientConfig, name); err != nil {
+			return err
+		}
+	}
+	nsController, err := nscontroller.NewForConfig(controllerConfigs[namespaceControllerName], informerFactory.Core().V1().Namespaces(), nscontroller.DefaultResync)
 	if err != nil {
 		return err
 	}
 	srv.AddPostStartHookOrDie("skiff-namespace-controller", func(hc genericapiserver.PostStartHookContext) error {
-		go nsController.Run(hc, nscontroller.DefaultWorkers)
+		runController(hc, gc.Authorization.Authorizer, namespaceControllerName, func(ctx context.Context) { nsController.Run(ctx, nscontroller.DefaultWorkers) })
 		return nil
 	})
-	saController, err := sacontroller.NewForConfig(gc.LoopbackClientConfig, informerFactory.Core().V1().Namespaces(), informerFactory.Core().V1().ServiceAccounts())
+	saController, err := sacontroller.NewForConfig(controllerConfigs[serviceAccountControllerName], informerFactory.Core().V1().Namespaces(), informerFactory.Core().V1().ServiceAccounts())
 	if err != nil {
 		return err
 	}
-	caPublisher, err := rootcacert.NewForConfig(gc.LoopbackClientConfig, informerFactory.Core().V1().Namespaces(), informerFactory.Core().V1().ConfigMaps(), s.ca.CertPEM)
+	caPublisher, err := rootcacert.NewForConfig(controllerConfigs[rootCACertPublisherName], informerFactory.Core().V1().Namespaces(), informerFactory.Core().V1().ConfigMaps(), s.ca.CertPEM)
+	if err != nil {
+		return err
+	}
+	tokenCleaner, err := tokencleaner.NewForConfig(controllerConfigs[tokenCleanerName], informerFactory.Core().V1().Secrets())
 	if err != nil {
 		return err
 	}
 	srv.AddPostStartHookOrDie("skiff-namespace-content-controllers", func(hc genericapiserver.PostStartHookContext) error {
-		go saController.Run(hc, sacontroller.DefaultWorkers)
-		go caPublisher.Run(hc, rootcacert.DefaultWorkers)
+		runController(hc, gc.Authorization.Authorizer, serviceAccountControllerName, func(ctx context.Context) { saController.Run(ctx, sacontroller.DefaultWorkers) })
+		runController(hc, gc.Authorization.Authorizer, rootCACertPublisherName, func(ctx context.Context) { caPublisher.Run(ctx, rootcacert.DefaultWorkers) })
+		runController(hc, gc.Authorization.Authorizer, tokenCleanerName, func(ctx context.Context) { tokenCleaner.Run(ctx, tokencleaner.DefaultWorkers) })
 		return nil
 	})
 	rbacPolicy, err := rbac.DefaultPolicy()
 	if err != nil {
 		return err
 	}
-	roleAggregator, err := rbac.NewAggregator(informerFactory.Rbac().V1().ClusterRoles(), client.RbacV1())
+	aggregatorClient, err := kubernetes.NewForConfig(rest.AddUserAgent(controllerConfigs[clusterRoleAggregatorName], clusterRoleAggregatorName))
+	if err != nil {
+		return err
+	}
+	roleAggregator, err := rbac.NewAggregator(informerFactory.Rbac().V1().ClusterRoles(), aggregatorClient.RbacV1())
 	if err != nil {
 		return err
 	}
@@ -316,7 +341,7 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 		return rbac.Reconcile(hc, client, rbacPolicy)
 	})
 	srv.AddPostStartHookOrDie("skiff-clusterrole-aggregation", func(hc genericapiserver.PostStartHookContext) error {
-		go roleAggregator.Run(hc)
+		runController(hc, gc.Authorization.Authorizer, clusterRoleAggregatorName, roleAggregator.Run)
 		return nil
 	})
 	srv.AddPostStartHookOrDie("start-skiff-informers", func(hc genericapiserver.PostStartHookContext) error {
@@ -358,9 +383,13 @@ func (s *Server) applyAuth(gc *genericapiserver.Config) (*rbac.Authorizer, error
 	if err != nil {
 		return nil, err
 	}
+	s.bootstrapTokens = bootstraptoken.NewAuthenticator()
 	authn := union.New(
 		frontProxy,
-		group.NewAuthenticatedGroupAdder(x509.NewDynamic(caProvider.VerifyOptions, x509.CommonNameUserConversion)),
+		group.NewAuthenticatedGroupAdder(union.New(
+			x509.NewDynamic(caProvider.VerifyOptions, x509.CommonNameUserConversion),
+			bearertoken.New(s.bootstrapTokens),
+		)),
 		anonymous.NewAuthenticator(conditions),
 	)
 	gc.Authentication.Authenticator = authn

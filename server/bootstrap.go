@@ -30,6 +30,10 @@ func bootstrap(ctx context.Context, client kubernetes.Interface, cfg *Config, sv
 			klog.InfoS("Bootstrap objects not ready yet", "err", err)
 			return false, nil
 		}
+		if err := ensureIdentities(ctx, client); err != nil {
+			klog.InfoS("Component identities not ready yet", "err", err)
+			return false, nil
+		}
 		return true, nil
 	})
 	if err != nil {

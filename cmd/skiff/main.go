@@ -17,7 +17,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: false,
 	}
-	root.AddCommand(newServerCommand(), newKubeconfigCommand(), newVersionCommand(), newKubectlCommand(), newSecretsEncryptCommand())
+	root.AddCommand(newServerCommand(), newKubeconfigCommand(), newVersionCommand(), newKubectlCommand(), newSecretsEncryptCommand(), newTokenCommand())
 	// `skiff kubectl ...` hands every argument to kubectl, flags included.
 	if len(os.Args) > 1 && os.Args[1] == "kubectl" {
 		os.Exit(runKubectl(os.Args[2:]))

@@ -247,6 +247,10 @@ func (s *Server) Clientset() (*kubernetes.Clientset, error) {
 // DataDir is the server's --data-dir.
 func (s *Server) DataDir() string { return s.opts.DataDir }
 
+// Binary is the skiff executable the server runs, for tests of other
+// subcommands against it.
+func (s *Server) Binary() string { return s.opts.Binary }
+
 // LogPath is the file holding the server's output.
 func (s *Server) LogPath() string { return s.opts.LogPath }
 

@@ -1,0 +1,156 @@
+package server
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
+	"k8s.io/apiserver/pkg/authentication/user"
+	"k8s.io/apiserver/pkg/authorization/authorizer"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+
+	"github.com/skiff-dev/skiff/server/bootstraptoken"
+)
+
+// Controller names, which are also the names of the service accounts in
+// kube-system whose identity each controller acts with, as
+// kube-controller-manager does with --use-service-account-credentials. The
+// default policy binds each to its system:controller:<name> role.
+const (
+	namespaceControllerName      = "namespace-controller"
+	serviceAccountControllerName = "service-account-controller"
+	rootCACertPublisherName      = "root-ca-cert-publisher"
+	clusterRoleAggregatorName    = "clusterrole-aggregation-controller"
+	tokenCleanerName             = "token-cleaner"
+)
+
+var controllerServiceAccounts = []string{
+	namespaceControllerName, serviceAccountControllerName, rootCACertPublisherName,
+	clusterRoleAggregatorName, tokenCleanerName,
+}
+
+// clientConfig returns a copy of base that authenticates as user in groups
+// with a fresh client certificate from the CA, kept in memory only: each
+// start of the server issues new ones.
+func (ca *CA) clientConfig(base *rest.Config, user string, groups []string) (*rest.Config, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generating a key for %s: %w", user, err)
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: newSerial(),
+		Subject:      pkix.Name{CommonName: user, Organization: groups},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(certValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, key.Public(), ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("signing a client certificate for %s: %w", user, err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the key for %s: %w", user, err)
+	}
+	cfg := rest.AnonymousClientConfig(base)
+	cfg.CertData = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	cfg.KeyData = pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+	return cfg, nil
+}
+
+// controllerConfig is the client config of the controller name: the
+// identity of service account kube-system/<name>, so RBAC gives it exactly
+// its upstream role and nothing of system:masters.
+func (ca *CA) controllerConfig(loopback *rest.Config, name string) (*rest.Config, error) {
+	return ca.clientConfig(loopback, serviceaccount.MakeUsername(metav1.NamespaceSystem, name),
+		serviceaccount.MakeGroupNames(metav1.NamespaceSystem))
+}
+
+// nodeBootstrapBindings let holders of skiff's node bootstrap tokens ask
+// for a node client certificate and have it approved, and let nodes renew
+// their own, as kubeadm's bindings of the same roles do.
+var nodeBootstrapBindings = []rbacv1.ClusterRoleBinding{
+	bootstrapBinding("skiff:kubelet-bootstrap", "system:node-bootstrapper", bootstraptoken.DefaultGroup),
+	bootstrapBinding("skiff:node-autoapprove-bootstrap", "system:certificates.k8s.io:certificatesigningrequests:nodeclient", bootstraptoken.DefaultGroup),
+	bootstrapBinding("skiff:node-autoapprove-certificate-rotation", "system:certificates.k8s.io:certificatesigningrequests:selfnodeclient", "system:nodes"),
+}
+
+func bootstrapBinding(name, role, group string) rbacv1.ClusterRoleBinding {
+	return rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: role},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: group}},
+	}
+}
+
+// ensureIdentities creates the controllers' service accounts and the node
+// bootstrap bindings when missing. It leaves existing ones alone, so an
+// administrator's changes to the bindings stay.
+func ensureIdentities(ctx context.Context, client kubernetes.Interface) error {
+	for _, name := range controllerServiceAccounts {
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceSystem}}
+		if _, err := client.CoreV1().ServiceAccounts(metav1.NamespaceSystem).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating service account %s/%s: %w", metav1.NamespaceSystem, name, err)
+		}
+	}
+	for i := range nodeBootstrapBindings {
+		b := nodeBootstrapBindings[i].DeepCopy()
+		if _, err := client.RbacV1().ClusterRoleBindings().Create(ctx, b, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating clusterrolebinding %s: %w", b.Name, err)
+		}
+	}
+	return nil
+}
+
+// controllerProbes are one permission each controller's role grants. A
+// controller starts once the authorizer grants it, which is when the
+// default policy has been reconciled and reached the RBAC caches: acting
+// earlier only earns a burst of 403s, the race kube-controller-manager
+// avoids by waiting for the API server's health check.
+var controllerProbes = map[string]authorizer.AttributesRecord{
+	namespaceControllerName:      {Verb: "delete", Resource: "namespaces", ResourceRequest: true},
+	serviceAccountControllerName: {Verb: "create", Resource: "serviceaccounts", Namespace: metav1.NamespaceDefault, ResourceRequest: true},
+	rootCACertPublisherName:      {Verb: "create", Resource: "configmaps", Namespace: metav1.NamespaceDefault, ResourceRequest: true},
+	clusterRoleAggregatorName:    {Verb: "escalate", APIGroup: rbacv1.GroupName, Resource: "clusterroles", ResourceRequest: true},
+	tokenCleanerName:             {Verb: "delete", Resource: "secrets", Namespace: metav1.NamespaceSystem, ResourceRequest: true},
+}
+
+// runController starts run in the background once the controller name
+// may act, or after a minute regardless, so a damaged policy shows up as
+// the controller's own errors rather than as silence.
+func runController(ctx context.Context, authz authorizer.Authorizer, name string, run func(context.Context)) {
+	probe := controllerProbes[name]
+	probe.User = &user.DefaultInfo{
+		Name:   serviceaccount.MakeUsername(metav1.NamespaceSystem, name),
+		Groups: append(serviceaccount.MakeGroupNames(metav1.NamespaceSystem), user.AllAuthenticated),
+	}
+	go func() {
+		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+			decision, _, _ := authz.Authorize(ctx, probe)
+			return decision == authorizer.DecisionAllow, nil
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			klog.InfoS("Starting a controller its role does not yet authorize", "controller", name, "probe", probe.Verb+" "+probe.Resource)
+		}
+		run(ctx)
+	}()
+}

@@ -1,0 +1,64 @@
+package server_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
+
+	"github.com/skiff-dev/skiff/internal/testserver"
+)
+
+// TestControllersActAsTheirServiceAccounts shows the controllers hold no
+// more than their upstream roles: without the binding of
+// system:controller:service-account-controller, a new namespace gets no
+// default service account; with it back, it does.
+func TestControllersActAsTheirServiceAccounts(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{})
+	client, err := s.Clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	for _, name := range []string{"namespace-controller", "service-account-controller", "root-ca-cert-publisher", "clusterrole-aggregation-controller", "token-cleaner"} {
+		if _, err := client.CoreV1().ServiceAccounts("kube-system").Get(ctx, name, metav1.GetOptions{}); err != nil {
+			t.Errorf("service account kube-system/%s: %v", name, err)
+		}
+	}
+
+	const bindingName = "system:controller:service-account-controller"
+	binding, err := client.RbacV1().ClusterRoleBindings().Get(ctx, bindingName, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := client.RbacV1().ClusterRoleBindings().Delete(ctx, bindingName, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Let the deletion reach the RBAC cache before the namespace exists.
+	time.Sleep(time.Second)
+	if _, err := client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "unbound"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	if _, err := client.CoreV1().ServiceAccounts("unbound").Get(ctx, "default", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("default service account without the controller's binding: err=%v, want NotFound", err)
+	}
+
+	restored := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: bindingName, Labels: binding.Labels, Annotations: binding.Annotations},
+		RoleRef: binding.RoleRef, Subjects: binding.Subjects}
+	if _, err := client.RbacV1().ClusterRoleBindings().Create(ctx, restored, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 45*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := client.CoreV1().ServiceAccounts("unbound").Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("no default service account once the binding was back")
+	}
+}
