@@ -143,12 +143,35 @@ func persistentVolumeHooks() Hooks {
 
 func secretHooks() Hooks {
 	return Hooks{
+		PrepareForCreate: func(ctx context.Context, obj runtime.Object) {
+			foldStringData(obj.(*corev1.Secret))
+		},
 		PrepareForUpdate: func(ctx context.Context, obj, old runtime.Object) {
-			if s := obj.(*corev1.Secret); s.Type == "" {
+			s := obj.(*corev1.Secret)
+			foldStringData(s)
+			if s.Type == "" {
 				s.Type = old.(*corev1.Secret).Type
 			}
 		},
 	}
+}
+
+// foldStringData moves stringData into data, where it wins over a key of
+// the same name. Upstream does this converting to the internal type, which
+// has no stringData, so the field is write-only: it is never stored or
+// returned.
+func foldStringData(s *corev1.Secret) {
+	if len(s.StringData) == 0 {
+		s.StringData = nil
+		return
+	}
+	if s.Data == nil {
+		s.Data = make(map[string][]byte, len(s.StringData))
+	}
+	for k, v := range s.StringData {
+		s.Data[k] = []byte(v)
+	}
+	s.StringData = nil
 }
 
 func serviceAccountHooks() Hooks {

@@ -32,6 +32,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/apiserver/pkg/server/dynamiccertificates"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
+	encryptionconfigcontroller "k8s.io/apiserver/pkg/server/options/encryptionconfig/controller"
 	serverstorage "k8s.io/apiserver/pkg/server/storage"
 	"k8s.io/apiserver/pkg/storage/storagebackend"
 	utilfeature "k8s.io/apiserver/pkg/util/feature"
@@ -204,6 +205,9 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 		return err
 	}
 	etcdOpts.EncryptionProviderConfigFilepath = encPath
+	// Reloaded while running, so `skiff secrets-encrypt rotate` needs no restart.
+	etcdOpts.EncryptionProviderConfigAutomaticReload = true
+	encryptionconfigcontroller.EncryptionConfigFileChangePollDuration = encryptionReloadInterval
 	resourceConfig := serverstorage.NewResourceConfig()
 	resourceConfig.EnableVersions(apis.ServedGroupVersions...)
 	gc.MergedResourceConfig = resourceConfig

@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,10 +13,10 @@ import (
 func newSecretsEncryptCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "secrets-encrypt",
-		Short: "Inspect the encryption of secrets in the datastore",
+		Short: "Inspect and rotate the encryption of secrets in the datastore",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newSecretsEncryptStatusCommand())
+	cmd.AddCommand(newSecretsEncryptStatusCommand(), newSecretsEncryptRotateCommand())
 	return cmd
 }
 
@@ -45,5 +47,35 @@ func newSecretsEncryptStatusCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", server.DefaultDataDir(), "the server's data directory")
+	return cmd
+}
+
+func newSecretsEncryptRotateCommand() *cobra.Command {
+	var f tokenFlags
+	cmd := &cobra.Command{
+		Use:   "rotate",
+		Short: "Encrypt every secret with a new key, while the server runs",
+		Long: "Encrypt every secret with a new key while the server keeps serving: the new key is\n" +
+			"added, every secret is rewritten with it, then the old keys are removed. Run it on the\n" +
+			"server's host, as the user that owns the data dir.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			client, err := f.client()
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			res, err := server.RotateEncryptionKey(cmd.Context(), f.dataDir, client, time.Now(), func(msg string) { fmt.Fprintln(out, msg) })
+			if err != nil {
+				return err
+			}
+			if len(res.Retired) > 0 {
+				fmt.Fprintf(out, "Removed key %s\n", strings.Join(res.Retired, ", "))
+			}
+			_, err = fmt.Fprintf(out, "Active Key: %s\n", res.NewKey)
+			return err
+		},
+	}
+	f.add(cmd)
 	return cmd
 }
