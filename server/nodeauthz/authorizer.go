@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/selection"
@@ -23,9 +24,6 @@ import (
 
 	"github.com/skiff-dev/skiff/server/rbac"
 )
-
-// nodeLeaseNamespace holds the nodes' heartbeat leases.
-const nodeLeaseNamespace = "kube-node-lease"
 
 const userPrefix = "system:node:"
 
@@ -259,8 +257,8 @@ func lease(node string, attrs authorizer.Attributes) (authorizer.Decision, strin
 	default:
 		return deny(node, attrs, "can only get, create, update, patch, or delete a node lease")
 	}
-	if attrs.GetNamespace() != nodeLeaseNamespace {
-		return deny(node, attrs, fmt.Sprintf("can only access leases in the %q system namespace", nodeLeaseNamespace))
+	if attrs.GetNamespace() != corev1.NamespaceNodeLease {
+		return deny(node, attrs, fmt.Sprintf("can only access leases in the %q system namespace", corev1.NamespaceNodeLease))
 	}
 	if verb != "create" && attrs.GetName() != node {
 		return deny(node, attrs, "can only access node lease with the same name as the requesting node")
