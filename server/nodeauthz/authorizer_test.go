@@ -265,3 +265,34 @@ func TestRulesFor(t *testing.T) {
 		t.Errorf("non-node: incomplete %v, err %v; want neither", incomplete, err)
 	}
 }
+
+func TestSameRefs(t *testing.T) {
+	base := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{UID: "u"}, Spec: corev1.PodSpec{NodeName: "n1"}}
+	tests := []struct {
+		name   string
+		mutate func(*corev1.Pod)
+		want   bool
+	}{
+		{"status message", func(p *corev1.Pod) { p.Status.Message = "m" }, true},
+		{"node set", func(p *corev1.Pod) { p.Spec.NodeName = "n2" }, false},
+		{"recreated", func(p *corev1.Pod) { p.UID = "v" }, false},
+		{"ephemeral container", func(p *corev1.Pod) {
+			p.Spec.EphemeralContainers = []corev1.EphemeralContainer{{EphemeralContainerCommon: corev1.EphemeralContainerCommon{Name: "debug"}}}
+		}, false},
+		{"claim status", func(p *corev1.Pod) {
+			p.Status.ResourceClaimStatuses = []corev1.PodResourceClaimStatus{{Name: "c", ResourceClaimName: new("p-c")}}
+		}, false},
+		{"extended claim status", func(p *corev1.Pod) {
+			p.Status.ExtendedResourceClaimStatus = &corev1.PodExtendedResourceClaimStatus{ResourceClaimName: "x"}
+		}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := base.DeepCopy()
+			tt.mutate(pod)
+			if got := sameRefs(base, pod); got != tt.want {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

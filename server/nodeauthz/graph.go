@@ -2,6 +2,7 @@ package nodeauthz
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 
 	certificatesv1 "k8s.io/api/certificates/v1"
@@ -233,6 +234,27 @@ func (g *graph) related(node string, typ objectType, namespace, name string) boo
 	return g.refs[ref{typ, key}][node] > 0
 }
 
+// sameRefs reports whether an update leaves what a pod relates to its node
+// as it was, which spares the graph the status updates kubelets make all
+// the time. A pod's spec is immutable but for its node (set once), new
+// ephemeral containers, and the claims recorded in its status.
+func sameRefs(old, pod *corev1.Pod) bool {
+	return pod.Spec.NodeName == old.Spec.NodeName && pod.UID == old.UID &&
+		len(pod.Spec.EphemeralContainers) <= len(old.Spec.EphemeralContainers) &&
+		slices.EqualFunc(old.Status.ResourceClaimStatuses, pod.Status.ResourceClaimStatuses, func(x, y corev1.PodResourceClaimStatus) bool {
+			return x.Name == y.Name && (x.ResourceClaimName == nil) == (y.ResourceClaimName == nil) &&
+				(x.ResourceClaimName == nil || *x.ResourceClaimName == *y.ResourceClaimName)
+		}) &&
+		extendedClaimEqual(old.Status.ExtendedResourceClaimStatus, pod.Status.ExtendedResourceClaimStatus)
+}
+
+func extendedClaimEqual(x, y *corev1.PodExtendedResourceClaimStatus) bool {
+	if x == nil || y == nil {
+		return x == y
+	}
+	return x.ResourceClaimName == y.ResourceClaimName && slices.Equal(x.RequestMappings, y.RequestMappings)
+}
+
 // watch keeps the graph current from the informers of f.
 func (g *graph) watch(f informers.SharedInformerFactory) error {
 	handlers := []struct {
@@ -240,8 +262,12 @@ func (g *graph) watch(f informers.SharedInformerFactory) error {
 		handler  cache.ResourceEventHandlerFuncs
 	}{
 		{f.Core().V1().Pods().Informer(), cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { g.setPod(obj.(*corev1.Pod)) },
-			UpdateFunc: func(_, obj any) { g.setPod(obj.(*corev1.Pod)) },
+			AddFunc: func(obj any) { g.setPod(obj.(*corev1.Pod)) },
+			UpdateFunc: func(old, obj any) {
+				if pod := obj.(*corev1.Pod); !sameRefs(old.(*corev1.Pod), pod) {
+					g.setPod(pod)
+				}
+			},
 			DeleteFunc: func(obj any) {
 				if pod, ok := deleted[*corev1.Pod](obj); ok {
 					g.deletePod(pod.Namespace, pod.Name)
