@@ -62,6 +62,7 @@ import (
 	"github.com/skiff-dev/skiff/registry/core/service"
 	skiffadmission "github.com/skiff-dev/skiff/server/admission"
 	"github.com/skiff-dev/skiff/server/bootstraptoken"
+	"github.com/skiff-dev/skiff/server/nodeauthz"
 	"github.com/skiff-dev/skiff/server/rbac"
 )
 
@@ -187,7 +188,12 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	gc.LoopbackClientConfig.ContentType = runtime.ContentTypeProtobuf
 	gc.LoopbackClientConfig.AcceptContentTypes = runtime.ContentTypeProtobuf + "," + runtime.ContentTypeJSON
 
-	rbacAuthz, err := s.applyAuth(gc)
+	nodeRules, err := rbac.NodeRules()
+	if err != nil {
+		return err
+	}
+	nodeAuthz := nodeauthz.New(nodeRules)
+	rbacAuthz, err := s.applyAuth(gc, nodeAuthz)
 	if err != nil {
 		return err
 	}
@@ -246,6 +252,9 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	informerFactory := informers.NewSharedInformerFactory(client, 10*time.Minute)
 	rbacAuthz.Use(informerFactory)
 	s.bootstrapTokens.Use(informerFactory)
+	if err := nodeAuthz.Use(informerFactory); err != nil {
+		return err
+	}
 	admission := genericoptions.NewAdmissionOptions()
 	skiffadmission.Register(admission)
 	if err := admission.ApplyTo(gc, informerFactory, client, dyn, utilfeature.DefaultFeatureGate, ev); err != nil {
@@ -369,9 +378,10 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 // applyAuth sets up who may call the API: holders of a client certificate from
 // the cluster CA (name from CN, groups from O), the server's own loopback
 // token, and anonymous callers of the public health and version paths only;
-// and what they may do: anything for system:masters, else what RBAC grants.
-// The RBAC authorizer it returns still needs the informer factory (Use).
-func (s *Server) applyAuth(gc *genericapiserver.Config) (*rbac.Authorizer, error) {
+// and what they may do: anything for system:masters, what the Node
+// authorizer grants kubelets, else what RBAC grants. The RBAC authorizer it
+// returns still needs the informer factory (Use), as does nodeAuthz.
+func (s *Server) applyAuth(gc *genericapiserver.Config, nodeAuthz *nodeauthz.Authorizer) (*rbac.Authorizer, error) {
 	caProvider, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", filepath.Join(s.cfg.tlsDir(), "ca.crt"))
 	if err != nil {
 		return nil, fmt.Errorf("loading client CA: %w", err)
@@ -404,13 +414,14 @@ func (s *Server) applyAuth(gc *genericapiserver.Config) (*rbac.Authorizer, error
 	rbacAuthz := rbac.New(nil)
 	authz, err := authzunion.New(
 		authzunion.NamedAuthorizer{AuthorizerName: "system-masters", Authorizer: masters},
+		authzunion.NamedAuthorizer{AuthorizerName: "node", Authorizer: nodeAuthz},
 		authzunion.NamedAuthorizer{AuthorizerName: "rbac", Authorizer: rbacAuthz},
 	)
 	if err != nil {
 		return nil, fmt.Errorf("configuring authorization: %w", err)
 	}
 	gc.Authorization.Authorizer = authz
-	gc.RuleResolver = rbacAuthz
+	gc.RuleResolver = authzunion.NewRuleResolvers(nodeAuthz, rbacAuthz)
 	return rbacAuthz, nil
 }
 
