@@ -20,7 +20,9 @@ import (
 	"k8s.io/apiserver/pkg/authentication/authenticator"
 	"k8s.io/apiserver/pkg/authentication/group"
 	"k8s.io/apiserver/pkg/authentication/request/anonymous"
+	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
 	"k8s.io/apiserver/pkg/authentication/request/union"
+	"k8s.io/apiserver/pkg/authentication/request/websocket"
 	"k8s.io/apiserver/pkg/authentication/request/x509"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
@@ -50,14 +52,17 @@ import (
 	"github.com/skiff-dev/skiff/apis/openapi"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
+	"github.com/skiff-dev/skiff/controllers/serviceaccounttoken"
 	sacontroller "github.com/skiff-dev/skiff/controllers/serviceaccount"
 	"github.com/skiff-dev/skiff/registry"
 	authregistry "github.com/skiff-dev/skiff/registry/auth"
 	nsregistry "github.com/skiff-dev/skiff/registry/core/namespace"
 	podstorage "github.com/skiff-dev/skiff/registry/core/pod/storage"
 	"github.com/skiff-dev/skiff/registry/core/service"
+	saregistry "github.com/skiff-dev/skiff/registry/core/serviceaccount"
 	skiffadmission "github.com/skiff-dev/skiff/server/admission"
 	"github.com/skiff-dev/skiff/server/rbac"
+	satokens "github.com/skiff-dev/skiff/server/serviceaccount"
 )
 
 // specialResourcePrefixes are the storage key prefixes Kubernetes has always
@@ -83,6 +88,7 @@ type Server struct {
 	cfg        *Config
 	ca         *CA
 	lock       *dataDirLock
+	saTokens   *satokens.Tokens
 }
 
 // effectiveVersion is the Kubernetes version skiff's API reports, taken from
@@ -234,6 +240,7 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	}
 	informerFactory := informers.NewSharedInformerFactory(client, 10*time.Minute)
 	rbacAuthz.Use(informerFactory)
+	s.saTokens.Use(informerFactory, client)
 	admission := genericoptions.NewAdmissionOptions()
 	skiffadmission.Register(admission)
 	if err := admission.ApplyTo(gc, informerFactory, client, dyn, utilfeature.DefaultFeatureGate, ev); err != nil {
@@ -271,8 +278,12 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 		// authenticator, as upstream's reviews see it.
 		authregistry.Extra(gc.Authentication.Authenticator, gc.Authentication.APIAudiences, gc.Authorization.Authorizer, gc.RuleResolver),
 		registry.ComponentStatusExtra(map[string]registry.ComponentCheck{"etcd-0": datastoreCheck(gc)}),
-		rbac.StorageExtra(gc.Authorization.Authorizer, rbacAuthz, client.RbacV1()))
+		rbac.StorageExtra(gc.Authorization.Authorizer, rbacAuthz, client.RbacV1()),
+		saregistry.Extra(s.saTokens, saregistry.DefaultOptions()))
 	if err != nil {
+		return err
+	}
+	if err := s.saTokens.InstallDiscovery(srv.Handler.GoRestfulContainer, gc.ExternalAddress); err != nil {
 		return err
 	}
 	if err := srv.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, groups[0]); err != nil {
@@ -301,6 +312,14 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	srv.AddPostStartHookOrDie("skiff-namespace-content-controllers", func(hc genericapiserver.PostStartHookContext) error {
 		go saController.Run(hc, sacontroller.DefaultWorkers)
 		go caPublisher.Run(hc, rootcacert.DefaultWorkers)
+		return nil
+	})
+	tokensController, err := serviceaccounttoken.NewForConfig(gc.LoopbackClientConfig, informerFactory.Core().V1().ServiceAccounts(), informerFactory.Core().V1().Secrets(), s.saTokens, s.ca.CertPEM)
+	if err != nil {
+		return err
+	}
+	srv.AddPostStartHookOrDie("skiff-serviceaccount-tokens-controller", func(hc genericapiserver.PostStartHookContext) error {
+		go tokensController.Run(hc, serviceaccounttoken.DefaultWorkers)
 		return nil
 	})
 	rbacPolicy, err := rbac.DefaultPolicy()
@@ -358,13 +377,21 @@ func (s *Server) applyAuth(gc *genericapiserver.Config) (*rbac.Authorizer, error
 	if err != nil {
 		return nil, err
 	}
+	// Service account tokens: issuer and API audience are one string, as
+	// kube-apiserver defaults --api-audiences to --service-account-issuer.
+	issuer := "https://kubernetes.default.svc." + s.cfg.ClusterDomain
+	if s.saTokens, err = satokens.New(filepath.Join(s.cfg.credDir(), satokens.KeyFileName), issuer, authenticator.Audiences{issuer}); err != nil {
+		return nil, err
+	}
+	tokens := satokens.CachedAuthenticator(s.saTokens)
 	authn := union.New(
 		frontProxy,
 		group.NewAuthenticatedGroupAdder(x509.NewDynamic(caProvider.VerifyOptions, x509.CommonNameUserConversion)),
+		group.NewAuthenticatedGroupAdder(union.New(bearertoken.New(tokens), websocket.NewProtocolAuthenticator(tokens))),
 		anonymous.NewAuthenticator(conditions),
 	)
 	gc.Authentication.Authenticator = authn
-	gc.Authentication.APIAudiences = authenticator.Audiences{"https://kubernetes.default.svc." + s.cfg.ClusterDomain}
+	gc.Authentication.APIAudiences = authenticator.Audiences{issuer}
 
 	masters := authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)
 	// RBAC reads its informers once build has made the factory.
