@@ -358,9 +358,10 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 
 // applyAuth sets up who may call the API: holders of a client certificate from
 // the cluster CA (name from CN, groups from O), the server's own loopback
-// token, and anonymous callers of the public health and version paths only;
-// and what they may do: anything for system:masters, else what RBAC grants.
-// The RBAC authorizer it returns still needs the informer factory (Use).
+// token, service account tokens, and anonymous callers of the public health
+// and version paths only; and what they may do: anything for system:masters,
+// else what RBAC grants. The RBAC authorizer it returns, and s.saTokens,
+// still need the informer factory (Use).
 func (s *Server) applyAuth(gc *genericapiserver.Config) (*rbac.Authorizer, error) {
 	caProvider, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", filepath.Join(s.cfg.tlsDir(), "ca.crt"))
 	if err != nil {
@@ -384,12 +385,13 @@ func (s *Server) applyAuth(gc *genericapiserver.Config) (*rbac.Authorizer, error
 		return nil, err
 	}
 	tokens := satokens.CachedAuthenticator(s.saTokens)
-	authn := union.New(
+	// A credential that fails is a 401 even where anonymous callers are
+	// let in, as kube-apiserver's union.NewFailOnError does.
+	authn := union.NewFailOnError(union.New(
 		frontProxy,
 		group.NewAuthenticatedGroupAdder(x509.NewDynamic(caProvider.VerifyOptions, x509.CommonNameUserConversion)),
 		group.NewAuthenticatedGroupAdder(union.New(bearertoken.New(tokens), websocket.NewProtocolAuthenticator(tokens))),
-		anonymous.NewAuthenticator(conditions),
-	)
+	), anonymous.NewAuthenticator(conditions))
 	gc.Authentication.Authenticator = authn
 	gc.Authentication.APIAudiences = authenticator.Audiences{issuer}
 

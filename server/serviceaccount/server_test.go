@@ -133,6 +133,24 @@ func TestServiceAccountTokens(t *testing.T) {
 				}
 			})
 		}
+		// A bad credential is refused even where anonymous callers are let in.
+		for token, want := range map[string]int{"garbage": http.StatusUnauthorized, "": http.StatusOK} {
+			req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.URL+"/healthz", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if token != "" {
+				req.Header.Set("Authorization", "Bearer "+token)
+			}
+			resp, err := anonymousHTTPClient(t, s).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("GET /healthz with token %q: %d, want %d", token, resp.StatusCode, want)
+			}
+		}
 		// A token for several audiences, one of them the API's, is good.
 		if _, err := tokenKubectl(t, s, createToken(t, "--audience", "foo", "--audience", issuer), "auth", "whoami"); err != nil {
 			t.Errorf("token with the API among its audiences: %v", err)
@@ -405,6 +423,19 @@ func tokenHTTPClient(t *testing.T, s *testserver.Server, token string) *http.Cli
 		t.Fatal(err)
 	}
 	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hc
+}
+
+func anonymousHTTPClient(t *testing.T, s *testserver.Server) *http.Client {
+	t.Helper()
+	admin, err := s.RESTConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc, err := rest.HTTPClientFor(rest.AnonymousClientConfig(admin))
 	if err != nil {
 		t.Fatal(err)
 	}
