@@ -70,9 +70,6 @@ func (t *Tokens) Issuer() string { return t.issuer }
 // APIAudiences are the audiences of the API server itself.
 func (t *Tokens) APIAudiences() authenticator.Audiences { return t.apiAudiences }
 
-// PublicKey verifies every token t signs.
-func (t *Tokens) PublicKey() *rsa.PublicKey { return &t.key.PublicKey }
-
 // Use gives the authenticator its lookups: the factory's listers first, a
 // live read through client when they miss, so an object created a moment ago
 // is found. Call it before the factory starts.
