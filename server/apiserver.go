@@ -22,7 +22,10 @@ import (
 	"k8s.io/apiserver/pkg/authentication/request/anonymous"
 	"k8s.io/apiserver/pkg/authentication/request/bearertoken"
 	"k8s.io/apiserver/pkg/authentication/request/union"
+	"k8s.io/apiserver/pkg/authentication/request/websocket"
 	"k8s.io/apiserver/pkg/authentication/request/x509"
+	tokencache "k8s.io/apiserver/pkg/authentication/token/cache"
+	tokenunion "k8s.io/apiserver/pkg/authentication/token/union"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizerfactory"
 	authzunion "k8s.io/apiserver/pkg/authorization/union"
@@ -54,16 +57,19 @@ import (
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
 	sacontroller "github.com/skiff-dev/skiff/controllers/serviceaccount"
+	"github.com/skiff-dev/skiff/controllers/serviceaccounttoken"
 	"github.com/skiff-dev/skiff/controllers/tokencleaner"
 	"github.com/skiff-dev/skiff/registry"
 	authregistry "github.com/skiff-dev/skiff/registry/auth"
 	nsregistry "github.com/skiff-dev/skiff/registry/core/namespace"
 	podstorage "github.com/skiff-dev/skiff/registry/core/pod/storage"
 	"github.com/skiff-dev/skiff/registry/core/service"
+	saregistry "github.com/skiff-dev/skiff/registry/core/serviceaccount"
 	skiffadmission "github.com/skiff-dev/skiff/server/admission"
 	"github.com/skiff-dev/skiff/server/bootstraptoken"
 	"github.com/skiff-dev/skiff/server/nodeauthz"
 	"github.com/skiff-dev/skiff/server/rbac"
+	satokens "github.com/skiff-dev/skiff/server/serviceaccount"
 )
 
 // specialResourcePrefixes are the storage key prefixes Kubernetes has always
@@ -89,9 +95,10 @@ type Server struct {
 	cfg        *Config
 	ca         *CA
 	lock       *dataDirLock
-	// bootstrapTokens authenticates joining nodes; it reads the secrets
-	// informer once build has made the factory.
+	// bootstrapTokens authenticates joining nodes and saTokens service
+	// accounts; both read informers once build has made the factory.
 	bootstrapTokens *bootstraptoken.Authenticator
+	saTokens        *satokens.Tokens
 }
 
 // effectiveVersion is the Kubernetes version skiff's API reports, taken from
@@ -252,6 +259,7 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	informerFactory := informers.NewSharedInformerFactory(client, 10*time.Minute)
 	rbacAuthz.Use(informerFactory)
 	s.bootstrapTokens.Use(informerFactory)
+	s.saTokens.Use(informerFactory, client)
 	if err := nodeAuthz.Use(informerFactory); err != nil {
 		return err
 	}
@@ -292,8 +300,12 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 		// authenticator, as upstream's reviews see it.
 		authregistry.Extra(gc.Authentication.Authenticator, gc.Authentication.APIAudiences, gc.Authorization.Authorizer, gc.RuleResolver),
 		registry.ComponentStatusExtra(map[string]registry.ComponentCheck{"etcd-0": datastoreCheck(gc)}),
-		rbac.StorageExtra(gc.Authorization.Authorizer, rbacAuthz, client.RbacV1()))
+		rbac.StorageExtra(gc.Authorization.Authorizer, rbacAuthz, client.RbacV1()),
+		saregistry.Extra(s.saTokens, saregistry.DefaultOptions()))
 	if err != nil {
+		return err
+	}
+	if err := s.saTokens.InstallDiscovery(srv.Handler.GoRestfulContainer, gc.ExternalAddress); err != nil {
 		return err
 	}
 	if err := srv.InstallLegacyAPIGroup(genericapiserver.DefaultLegacyAPIPrefix, groups[0]); err != nil {
@@ -306,7 +318,7 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	// Each controller acts as its own service account, with the least role
 	// upstream gives it, not as the API server's loopback user.
 	controllerConfigs := map[string]*rest.Config{}
-	for _, name := range controllerServiceAccounts {
+	for name := range controllerIdentities {
 		if controllerConfigs[name], err = s.ca.controllerConfig(gc.LoopbackClientConfig, name); err != nil {
 			return err
 		}
@@ -335,6 +347,14 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 		runController(hc, gc.Authorization.Authorizer, serviceAccountControllerName, func(ctx context.Context) { saController.Run(ctx, sacontroller.DefaultWorkers) })
 		runController(hc, gc.Authorization.Authorizer, rootCACertPublisherName, func(ctx context.Context) { caPublisher.Run(ctx, rootcacert.DefaultWorkers) })
 		runController(hc, gc.Authorization.Authorizer, tokenCleanerName, func(ctx context.Context) { tokenCleaner.Run(ctx, tokencleaner.DefaultWorkers) })
+		return nil
+	})
+	tokensController, err := serviceaccounttoken.NewForConfig(controllerConfigs[tokensControllerName], informerFactory.Core().V1().ServiceAccounts(), informerFactory.Core().V1().Secrets(), s.saTokens, s.ca.CertPEM)
+	if err != nil {
+		return err
+	}
+	srv.AddPostStartHookOrDie("skiff-serviceaccount-tokens-controller", func(hc genericapiserver.PostStartHookContext) error {
+		runController(hc, gc.Authorization.Authorizer, tokensControllerName, func(ctx context.Context) { tokensController.Run(ctx, serviceaccounttoken.DefaultWorkers) })
 		return nil
 	})
 	rbacPolicy, err := rbac.DefaultPolicy()
@@ -377,10 +397,11 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 
 // applyAuth sets up who may call the API: holders of a client certificate from
 // the cluster CA (name from CN, groups from O), the server's own loopback
-// token, and anonymous callers of the public health and version paths only;
-// and what they may do: anything for system:masters, what the Node
-// authorizer grants kubelets, else what RBAC grants. The RBAC authorizer it
-// returns still needs the informer factory (Use), as does nodeAuthz.
+// token, service account and bootstrap tokens, and anonymous callers of the
+// public health and version paths only; and what they may do: anything for
+// system:masters, what the Node authorizer grants kubelets, else what RBAC
+// grants. The RBAC authorizer it returns, nodeAuthz, s.saTokens and
+// s.bootstrapTokens still need the informer factory (Use).
 func (s *Server) applyAuth(gc *genericapiserver.Config, nodeAuthz *nodeauthz.Authorizer) (*rbac.Authorizer, error) {
 	caProvider, err := dynamiccertificates.NewDynamicCAContentFromFile("client-ca", filepath.Join(s.cfg.tlsDir(), "ca.crt"))
 	if err != nil {
@@ -397,17 +418,26 @@ func (s *Server) applyAuth(gc *genericapiserver.Config, nodeAuthz *nodeauthz.Aut
 	if err != nil {
 		return nil, err
 	}
+	// Service account tokens: issuer and API audience are one string, as
+	// kube-apiserver defaults --api-audiences to --service-account-issuer.
+	issuer := "https://kubernetes.default.svc." + s.cfg.ClusterDomain
+	if s.saTokens, err = satokens.New(filepath.Join(s.cfg.credDir(), satokens.KeyFileName), issuer, authenticator.Audiences{issuer}); err != nil {
+		return nil, err
+	}
 	s.bootstrapTokens = bootstraptoken.NewAuthenticator()
-	authn := union.New(
+	// Bearer tokens in kube-apiserver's order, behind its token cache: a
+	// success is remembered for 10 s (--authentication-token-success-cache-ttl),
+	// a failure not at all.
+	tokens := tokencache.New(tokenunion.New(s.saTokens, s.bootstrapTokens), true, 10*time.Second, 0)
+	// A credential that fails is a 401 even where anonymous callers are
+	// let in, as kube-apiserver's union.NewFailOnError does.
+	authn := union.NewFailOnError(union.New(
 		frontProxy,
-		group.NewAuthenticatedGroupAdder(union.New(
-			x509.NewDynamic(caProvider.VerifyOptions, x509.CommonNameUserConversion),
-			bearertoken.New(s.bootstrapTokens),
-		)),
-		anonymous.NewAuthenticator(conditions),
-	)
+		group.NewAuthenticatedGroupAdder(x509.NewDynamic(caProvider.VerifyOptions, x509.CommonNameUserConversion)),
+		group.NewAuthenticatedGroupAdder(union.New(bearertoken.New(tokens), websocket.NewProtocolAuthenticator(tokens))),
+	), anonymous.NewAuthenticator(conditions))
 	gc.Authentication.Authenticator = authn
-	gc.Authentication.APIAudiences = authenticator.Audiences{"https://kubernetes.default.svc." + s.cfg.ClusterDomain}
+	gc.Authentication.APIAudiences = authenticator.Audiences{issuer}
 
 	masters := authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)
 	// RBAC reads its informers once build has made the factory.

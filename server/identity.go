@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,9 +27,9 @@ import (
 	"github.com/skiff-dev/skiff/server/bootstraptoken"
 )
 
-// Controller names, which are also the names of the service accounts in
+// Controller names. Most are also the names of the service accounts in
 // kube-system whose identity each controller acts with, as
-// kube-controller-manager does with --use-service-account-credentials. The
+// kube-controller-manager does with --use-service-account-credentials; the
 // default policy binds each to its system:controller:<name> role.
 const (
 	namespaceControllerName      = "namespace-controller"
@@ -36,11 +37,34 @@ const (
 	rootCACertPublisherName      = "root-ca-cert-publisher"
 	clusterRoleAggregatorName    = "clusterrole-aggregation-controller"
 	tokenCleanerName             = "token-cleaner"
+	// tokensControllerName acts as kube-controller-manager itself, as
+	// upstream's does: it must write tokens for every service account.
+	tokensControllerName = "tokens-controller"
 )
 
-var controllerServiceAccounts = []string{
-	namespaceControllerName, serviceAccountControllerName, rootCACertPublisherName,
-	clusterRoleAggregatorName, tokenCleanerName,
+// controllerIdentity is who a controller is to the API server, and one
+// permission its role grants. A controller starts once the authorizer
+// grants it that permission, which is when the default policy has been
+// reconciled and reached the RBAC caches: acting earlier only earns a burst
+// of 403s, the race kube-controller-manager avoids by waiting for the API
+// server's health check.
+type controllerIdentity struct {
+	user   string
+	groups []string
+	probe  authorizer.AttributesRecord
+}
+
+func serviceAccountIdentity(name string, probe authorizer.AttributesRecord) controllerIdentity {
+	return controllerIdentity{serviceaccount.MakeUsername(metav1.NamespaceSystem, name), serviceaccount.MakeGroupNames(metav1.NamespaceSystem), probe}
+}
+
+var controllerIdentities = map[string]controllerIdentity{
+	namespaceControllerName:      serviceAccountIdentity(namespaceControllerName, authorizer.AttributesRecord{Verb: "delete", Resource: "namespaces"}),
+	serviceAccountControllerName: serviceAccountIdentity(serviceAccountControllerName, authorizer.AttributesRecord{Verb: "create", Resource: "serviceaccounts", Namespace: metav1.NamespaceDefault}),
+	rootCACertPublisherName:      serviceAccountIdentity(rootCACertPublisherName, authorizer.AttributesRecord{Verb: "create", Resource: "configmaps", Namespace: metav1.NamespaceDefault}),
+	clusterRoleAggregatorName:    serviceAccountIdentity(clusterRoleAggregatorName, authorizer.AttributesRecord{Verb: "escalate", APIGroup: rbacv1.GroupName, Resource: "clusterroles"}),
+	tokenCleanerName:             serviceAccountIdentity(tokenCleanerName, authorizer.AttributesRecord{Verb: "delete", Resource: "secrets", Namespace: metav1.NamespaceSystem}),
+	tokensControllerName:         {user: user.KubeControllerManager, probe: authorizer.AttributesRecord{Verb: "create", Resource: "secrets", Namespace: metav1.NamespaceDefault}},
 }
 
 // clientConfig returns a copy of base that authenticates as user in groups
@@ -74,12 +98,14 @@ func (ca *CA) clientConfig(base *rest.Config, user string, groups []string) (*re
 	return cfg, nil
 }
 
-// controllerConfig is the client config of the controller name: the
-// identity of service account kube-system/<name>, so RBAC gives it exactly
-// its upstream role and nothing of system:masters.
+// controllerConfig is the client config of the controller name, holding
+// exactly its upstream role and nothing of system:masters.
 func (ca *CA) controllerConfig(loopback *rest.Config, name string) (*rest.Config, error) {
-	return ca.clientConfig(loopback, serviceaccount.MakeUsername(metav1.NamespaceSystem, name),
-		serviceaccount.MakeGroupNames(metav1.NamespaceSystem))
+	id, ok := controllerIdentities[name]
+	if !ok {
+		return nil, fmt.Errorf("no identity for controller %s", name)
+	}
+	return ca.clientConfig(loopback, id.user, id.groups)
 }
 
 // nodeBootstrapBindings let holders of skiff's node bootstrap tokens ask
@@ -103,10 +129,14 @@ func bootstrapBinding(name, role, group string) rbacv1.ClusterRoleBinding {
 // bootstrap bindings when missing. It leaves existing ones alone, so an
 // administrator's changes to the bindings stay.
 func ensureIdentities(ctx context.Context, client kubernetes.Interface) error {
-	for _, name := range controllerServiceAccounts {
-		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceSystem}}
-		if _, err := client.CoreV1().ServiceAccounts(metav1.NamespaceSystem).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating service account %s/%s: %w", metav1.NamespaceSystem, name, err)
+	for _, id := range controllerIdentities {
+		ns, name, err := serviceaccount.SplitUsername(id.user)
+		if err != nil {
+			continue // not a service account
+		}
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}}
+		if _, err := client.CoreV1().ServiceAccounts(ns).Create(ctx, sa, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("creating service account %s/%s: %w", ns, name, err)
 		}
 	}
 	for i := range nodeBootstrapBindings {
@@ -118,28 +148,14 @@ func ensureIdentities(ctx context.Context, client kubernetes.Interface) error {
 	return nil
 }
 
-// controllerProbes are one permission each controller's role grants. A
-// controller starts once the authorizer grants it, which is when the
-// default policy has been reconciled and reached the RBAC caches: acting
-// earlier only earns a burst of 403s, the race kube-controller-manager
-// avoids by waiting for the API server's health check.
-var controllerProbes = map[string]authorizer.AttributesRecord{
-	namespaceControllerName:      {Verb: "delete", Resource: "namespaces", ResourceRequest: true},
-	serviceAccountControllerName: {Verb: "create", Resource: "serviceaccounts", Namespace: metav1.NamespaceDefault, ResourceRequest: true},
-	rootCACertPublisherName:      {Verb: "create", Resource: "configmaps", Namespace: metav1.NamespaceDefault, ResourceRequest: true},
-	clusterRoleAggregatorName:    {Verb: "escalate", APIGroup: rbacv1.GroupName, Resource: "clusterroles", ResourceRequest: true},
-	tokenCleanerName:             {Verb: "delete", Resource: "secrets", Namespace: metav1.NamespaceSystem, ResourceRequest: true},
-}
-
 // runController starts run in the background once the controller name
 // may act, or after a minute regardless, so a damaged policy shows up as
 // the controller's own errors rather than as silence.
 func runController(ctx context.Context, authz authorizer.Authorizer, name string, run func(context.Context)) {
-	probe := controllerProbes[name]
-	probe.User = &user.DefaultInfo{
-		Name:   serviceaccount.MakeUsername(metav1.NamespaceSystem, name),
-		Groups: append(serviceaccount.MakeGroupNames(metav1.NamespaceSystem), user.AllAuthenticated),
-	}
+	id := controllerIdentities[name]
+	probe := id.probe
+	probe.ResourceRequest = true
+	probe.User = &user.DefaultInfo{Name: id.user, Groups: append(slices.Clone(id.groups), user.AllAuthenticated)}
 	go func() {
 		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 			decision, _, _ := authz.Authorize(ctx, probe)
