@@ -6,17 +6,97 @@ package admission
 import (
 	"slices"
 
+	"k8s.io/apiserver/pkg/admission"
 	genericoptions "k8s.io/apiserver/pkg/server/options"
 )
 
-// Register adds PodSecurity and Priority to opts and slots them into the
-// plugin order where kube-apiserver runs them: right after
-// NamespaceLifecycle, PodSecurity before Priority, both ahead of the
-// policy and webhook plugins.
+// Register adds skiff's plugins to opts and orders every registered plugin
+// as kube-apiserver does.
 func Register(opts *genericoptions.AdmissionOptions) {
+	registerLimitRanger(opts.Plugins)
+	registerServiceAccount(opts.Plugins)
+	registerTaintNodesByCondition(opts.Plugins)
 	registerPodSecurity(opts.Plugins)
 	registerPriority(opts.Plugins)
-	order := opts.RecommendedPluginOrder
-	at := slices.Index(order, "NamespaceLifecycle") + 1
-	opts.RecommendedPluginOrder = slices.Insert(slices.Clone(order), at, PodSecurityPluginName, PriorityPluginName)
+	registerDefaultTolerationSeconds(opts.Plugins)
+	registerDefaultStorageClass(opts.Plugins)
+	registerStorageObjectInUseProtection(opts.Plugins)
+	registerRuntimeClass(opts.Plugins)
+	opts.RecommendedPluginOrder = pluginOrder(opts.RecommendedPluginOrder, opts.Plugins)
+}
+
+// allOrderedPlugins is kube-apiserver's AllOrderedPlugins: the order every
+// admission plugin runs in, whether or not it is enabled.
+func allOrderedPlugins() []string {
+	return []string{
+		"AlwaysAdmit",
+		"NamespaceAutoProvision",
+		"NamespaceLifecycle",
+		"NamespaceExists",
+		"LimitPodHardAntiAffinityTopology",
+		"LimitRanger",
+		"ServiceAccount",
+		"NodeRestriction",
+		"TaintNodesByCondition",
+		"AlwaysPullImages",
+		"ImagePolicyWebhook",
+		"PodSecurity",
+		"PodNodeSelector",
+		"Priority",
+		"DefaultTolerationSeconds",
+		"PodTolerationRestriction",
+		"EventRateLimit",
+		"ExtendedResourceToleration",
+		"DefaultStorageClass",
+		"StorageObjectInUseProtection",
+		"PodGroupProtection",
+		"OwnerReferencesPermissionEnforcement",
+		"PersistentVolumeClaimResize",
+		"RuntimeClass",
+		"CertificateApproval",
+		"CertificateSigning",
+		"ClusterTrustBundleAttest",
+		"CertificateSubjectRestriction",
+		"DefaultIngressClass",
+		"DenyServiceExternalIPs",
+		"PodTopologyLabels",
+		"NodeDeclaredFeatureValidator",
+		"PodResizeValidator",
+		// New plugins go above; webhooks and policies come last so they
+		// see the object as the built-in plugins left it.
+		"MutatingAdmissionPolicy",
+		"MutatingAdmissionWebhook",
+		"ValidatingAdmissionPolicy",
+		"ValidatingAdmissionWebhook",
+		"ResourceQuota",
+		"AlwaysDeny",
+	}
+}
+
+// pluginOrder lists the plugins in current or registered in kube-apiserver's
+// order; any that kube-apiserver does not know keep their place after the
+// known one preceding them.
+func pluginOrder(current []string, plugins *admission.Plugins) []string {
+	registered := plugins.Registered()
+	var order []string
+	for _, name := range allOrderedPlugins() {
+		if slices.Contains(current, name) || slices.Contains(registered, name) {
+			order = append(order, name)
+		}
+	}
+	known := allOrderedPlugins()
+	for i, name := range current {
+		if slices.Contains(known, name) {
+			continue
+		}
+		at := 0
+		for j := i - 1; j >= 0; j-- {
+			if k := slices.Index(order, current[j]); k >= 0 {
+				at = k + 1
+				break
+			}
+		}
+		order = slices.Insert(order, at, name)
+	}
+	return order
 }
