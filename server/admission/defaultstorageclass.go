@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apiserver/pkg/admission"
 	genericadmissioninit "k8s.io/apiserver/pkg/admission/initializer"
@@ -91,19 +92,28 @@ func (p *defaultStorageClass) Admit(_ context.Context, a admission.Attributes, _
 // ties broken by name, so adding a new default takes over from the old one
 // at once.
 func defaultClass(classes []*storagev1.StorageClass) *storagev1.StorageClass {
-	var defaults []*storagev1.StorageClass
-	for _, c := range classes {
-		if c.Annotations[isDefaultStorageClassAnnotation] == "true" || c.Annotations[betaIsDefaultStorageClassAnnotation] == "true" {
-			defaults = append(defaults, c)
+	return newestDefault(classes, func(c *storagev1.StorageClass) bool {
+		return c.Annotations[isDefaultStorageClassAnnotation] == "true" || c.Annotations[betaIsDefaultStorageClassAnnotation] == "true"
+	})
+}
+
+// newestDefault returns the newest item isDefault accepts, ties broken by
+// name, or nil.
+func newestDefault[T metav1.Object](items []T, isDefault func(T) bool) T {
+	var defaults []T
+	for _, it := range items {
+		if isDefault(it) {
+			defaults = append(defaults, it)
 		}
 	}
+	var none T
 	if len(defaults) == 0 {
-		return nil
+		return none
 	}
 	sort.Slice(defaults, func(i, j int) bool {
-		ti, tj := defaults[i].CreationTimestamp.UnixNano(), defaults[j].CreationTimestamp.UnixNano()
+		ti, tj := defaults[i].GetCreationTimestamp().UnixNano(), defaults[j].GetCreationTimestamp().UnixNano()
 		if ti == tj {
-			return defaults[i].Name < defaults[j].Name
+			return defaults[i].GetName() < defaults[j].GetName()
 		}
 		return ti > tj
 	})

@@ -21,7 +21,14 @@ func Register(opts *genericoptions.AdmissionOptions) {
 	registerDefaultTolerationSeconds(opts.Plugins)
 	registerDefaultStorageClass(opts.Plugins)
 	registerStorageObjectInUseProtection(opts.Plugins)
+	registerPersistentVolumeClaimResize(opts.Plugins)
 	registerRuntimeClass(opts.Plugins)
+	registerCertificateApproval(opts.Plugins)
+	registerCertificateSigning(opts.Plugins)
+	registerClusterTrustBundleAttest(opts.Plugins)
+	registerCertificateSubjectRestriction(opts.Plugins)
+	registerDefaultIngressClass(opts.Plugins)
+	registerPodTopologyLabels(opts.Plugins)
 	opts.RecommendedPluginOrder = pluginOrder(opts.RecommendedPluginOrder, opts.Plugins)
 }
 
