@@ -29,6 +29,8 @@ func Register(opts *genericoptions.AdmissionOptions) {
 	registerCertificateSubjectRestriction(opts.Plugins)
 	registerDefaultIngressClass(opts.Plugins)
 	registerPodTopologyLabels(opts.Plugins)
+	registerNodeDeclaredFeatureValidator(opts.Plugins)
+	registerPodResizeValidator(opts.Plugins)
 	opts.RecommendedPluginOrder = pluginOrder(opts.RecommendedPluginOrder, opts.Plugins)
 }
 
