@@ -25,11 +25,20 @@ import (
 func nsWithDefaultAccount(t *testing.T, c kubernetes.Interface) string {
 	t.Helper()
 	ns := testserver.Namespace(t, c)
+	waitForDefaultAccount(t, c, ns)
+	return ns
+}
+
+// waitForDefaultAccount waits for the serviceaccount controller to create
+// the namespace's "default" account: the ServiceAccount plugin gives it
+// only a second or two before refusing pods.
+func waitForDefaultAccount(t *testing.T, c kubernetes.Interface, ns string) {
+	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		_, err := c.CoreV1().ServiceAccounts(ns).Get(t.Context(), "default", metav1.GetOptions{})
 		if err == nil {
-			return ns
+			return
 		}
 		if !apierrors.IsNotFound(err) || time.Now().After(deadline) {
 			t.Fatalf("waiting for the default ServiceAccount in %s: %v", ns, err)
