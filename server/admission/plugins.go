@@ -11,7 +11,9 @@ import (
 )
 
 // Register adds skiff's plugins to opts and orders every registered plugin
-// as kube-apiserver does.
+// as kube-apiserver does. A plugin registered before the ordering at the end
+// needs no placing of its own; one that kube-apiserver leaves off by
+// default must also go into opts.DefaultOffPlugins.
 func Register(opts *genericoptions.AdmissionOptions) {
 	registerLimitRanger(opts.Plugins)
 	registerServiceAccount(opts.Plugins)
