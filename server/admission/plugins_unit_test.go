@@ -363,8 +363,10 @@ func TestServiceAccountMountableSecrets(t *testing.T) {
 			wantErr: `container c with envVar E referencing secret.secretName="bad" is not allowed because service account sa does not reference that secret`,
 		},
 		{
-			name:    "init container envFrom",
-			mutate:  func(p *corev1.PodSpec) { p.InitContainers = []corev1.Container{{Name: "i", EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "bad"}}}}}} },
+			name: "init container envFrom",
+			mutate: func(p *corev1.PodSpec) {
+				p.InitContainers = []corev1.Container{{Name: "i", EnvFrom: []corev1.EnvFromSource{{SecretRef: &corev1.SecretEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: "bad"}}}}}}
+			},
 			wantErr: `init container i with envFrom referencing secret.secretName="bad" is not allowed because service account sa does not reference that secret`,
 		},
 		{
