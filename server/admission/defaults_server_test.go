@@ -1,13 +1,21 @@
 package admission_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
 	"regexp"
 	"slices"
 	"testing"
 	"time"
 
+	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	nodev1 "k8s.io/api/node/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
@@ -435,4 +443,79 @@ func TestRuntimeClass(t *testing.T) {
 			t.Fatalf("error %v, want Forbidden %q", err, want)
 		}
 	})
+}
+
+func TestDefaultIngressClass(t *testing.T) {
+	c, _ := clients(t)
+	ns := testserver.Namespace(t, c)
+	ic := &networkingv1.IngressClass{
+		ObjectMeta: metav1.ObjectMeta{Name: "adm-default", Annotations: map[string]string{networkingv1.AnnotationIsDefaultIngressClass: "true"}},
+		Spec:       networkingv1.IngressClassSpec{Controller: "example.com/ingress"},
+	}
+	if _, err := c.NetworkingV1().IngressClasses().Create(t.Context(), ic, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.NetworkingV1().IngressClasses().Delete(t.Context(), ic.Name, metav1.DeleteOptions{}) })
+	ingress := func(mutate func(*networkingv1.Ingress)) *networkingv1.Ingress {
+		ing := &networkingv1.Ingress{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: "ing-"},
+			Spec: networkingv1.IngressSpec{DefaultBackend: &networkingv1.IngressBackend{
+				Service: &networkingv1.IngressServiceBackend{Name: "web", Port: networkingv1.ServiceBackendPort{Number: 80}},
+			}},
+		}
+		if mutate != nil {
+			mutate(ing)
+		}
+		return ing
+	}
+	dryRun := metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}}
+	var got *networkingv1.Ingress
+	for i := 0; ; i++ {
+		ing, err := c.NetworkingV1().Ingresses(ns).Create(t.Context(), ingress(nil), dryRun)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ing.Spec.IngressClassName != nil || i == 50 {
+			got = ing
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if got.Spec.IngressClassName == nil || *got.Spec.IngressClassName != "adm-default" {
+		t.Fatalf("ingressClassName %v, want adm-default", got.Spec.IngressClassName)
+	}
+	annotated, err := c.NetworkingV1().Ingresses(ns).Create(t.Context(), ingress(func(ing *networkingv1.Ingress) {
+		ing.Annotations = map[string]string{"kubernetes.io/ingress.class": "legacy"}
+	}), dryRun)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if annotated.Spec.IngressClassName != nil {
+		t.Fatalf("ingress with the legacy annotation got class %q", *annotated.Spec.IngressClassName)
+	}
+}
+
+func TestCertificateSubjectRestrictionServer(t *testing.T) {
+	c, _ := clients(t)
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "admin", Organization: []string{"system:masters"}}}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	csr := &certificatesv1.CertificateSigningRequest{
+		ObjectMeta: metav1.ObjectMeta{Name: "adm-masters"},
+		Spec: certificatesv1.CertificateSigningRequestSpec{
+			Request:    pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}),
+			SignerName: certificatesv1.KubeAPIServerClientSignerName,
+			Usages:     []certificatesv1.KeyUsage{certificatesv1.UsageClientAuth},
+		},
+	}
+	_, err = c.CertificatesV1().CertificateSigningRequests().Create(t.Context(), csr, metav1.CreateOptions{})
+	want := `certificatesigningrequests.certificates.k8s.io "adm-masters" is forbidden: use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed`
+	if !apierrors.IsForbidden(err) || err.Error() != want {
+		t.Fatalf("error %v, want Forbidden %q", err, want)
+	}
 }

@@ -203,7 +203,7 @@ func tolerationCovers(ss, t corev1.Toleration) bool {
 	case corev1.TolerationOpExists:
 		return true
 	default:
-		klog.Errorf("Unknown toleration operator: %s", ss.Operator)
+		klog.ErrorS(nil, "Unknown toleration operator", "operator", ss.Operator)
 		return false
 	}
 }
