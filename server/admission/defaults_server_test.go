@@ -519,3 +519,45 @@ func TestCertificateSubjectRestrictionServer(t *testing.T) {
 		t.Fatalf("error %v, want Forbidden %q", err, want)
 	}
 }
+
+func TestPodTopologyLabelsServer(t *testing.T) {
+	c, _ := clients(t)
+	ns := nsWithDefaultAccount(t, c)
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "adm-zoned", Labels: map[string]string{
+		"topology.kubernetes.io/zone": "z1", "topology.kubernetes.io/region": "r1", "kubernetes.io/hostname": "adm-zoned",
+	}}}
+	if _, err := c.CoreV1().Nodes().Create(t.Context(), node, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.CoreV1().Nodes().Delete(t.Context(), node.Name, metav1.DeleteOptions{}) })
+	// The plugin reads nodes from an informer; wait until a dry-run pod on
+	// the node picks the labels up.
+	for i := 0; ; i++ {
+		p, err := c.CoreV1().Pods(ns).Create(t.Context(), pod("probe", func(p *corev1.Pod) { p.Spec.NodeName = node.Name }), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Labels["topology.kubernetes.io/zone"] == "z1" {
+			break
+		}
+		if i == 50 {
+			t.Fatalf("pod created on a zoned node got labels %v", p.Labels)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := c.CoreV1().Pods(ns).Create(t.Context(), pod("bound", nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	binding := &corev1.Binding{ObjectMeta: metav1.ObjectMeta{Name: "bound"}, Target: corev1.ObjectReference{Kind: "Node", Name: node.Name}}
+	if err := c.CoreV1().Pods(ns).Bind(t.Context(), binding, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.CoreV1().Pods(ns).Get(t.Context(), "bound", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"topology.kubernetes.io/zone": "z1", "topology.kubernetes.io/region": "r1"}
+	if !apiequality.Semantic.DeepEqual(got.Labels, want) {
+		t.Fatalf("bound pod labels %v, want %v", got.Labels, want)
+	}
+}
