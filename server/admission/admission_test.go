@@ -111,6 +111,7 @@ func TestPodSecurity(t *testing.T) {
 			if _, err := c.CoreV1().Namespaces().Create(t.Context(), ns, metav1.CreateOptions{}); err != nil {
 				t.Fatal(err)
 			}
+			waitForDefaultAccount(t, c, ns.Name)
 			w.mu.Lock()
 			w.msgs = nil
 			w.mu.Unlock()
@@ -163,7 +164,7 @@ func TestSystemPriorityClasses(t *testing.T) {
 
 func TestPriority(t *testing.T) {
 	c, _ := clients(t)
-	ns := testserver.Namespace(t, c)
+	ns := nsWithDefaultAccount(t, c)
 	never := corev1.PreemptNever
 	tests := []struct {
 		name       string
@@ -241,6 +242,7 @@ func TestPriorityDefaultClass(t *testing.T) {
 	ns := testserver.Namespace(t, c)
 	never := corev1.PreemptNever
 	pcs := c.SchedulingV1().PriorityClasses()
+	waitForDefaultAccount(t, c, ns)
 	def := &schedulingv1.PriorityClass{ObjectMeta: metav1.ObjectMeta{Name: "test-default"}, Value: 10, GlobalDefault: true, PreemptionPolicy: &never}
 	if _, err := pcs.Create(t.Context(), def, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

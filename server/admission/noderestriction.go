@@ -105,13 +105,10 @@ func (p *nodeRestriction) ValidateInitialization() error {
 }
 
 var (
-	nodesResource                  = corev1.Resource("nodes")
-	pvcsResource                   = corev1.Resource("persistentvolumeclaims")
 	serviceAccountsResource        = corev1.Resource("serviceaccounts")
 	leasesResource                 = coordinationv1.Resource("leases")
 	csiNodesResource               = storagev1.Resource("csinodes")
 	resourceSlicesResource         = resourcev1.Resource("resourceslices")
-	csrsResource                   = certificatesv1.Resource("certificatesigningrequests")
 	podCertificateRequestsResource = certificatesv1.Resource("podcertificaterequests")
 )
 
