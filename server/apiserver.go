@@ -289,8 +289,17 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	if err != nil {
 		return fmt.Errorf("creating the API server: %w", err)
 	}
+	// Each controller acts as its own service account, with the least role
+	// upstream gives it, not as the API server's loopback user.
+	controllerConfigs := map[string]*rest.Config{}
+	for name := range controllerIdentities {
+		if controllerConfigs[name], err = s.ca.controllerConfig(gc.LoopbackClientConfig, name); err != nil {
+			return err
+		}
+	}
 	services, err := service.New(service.Options{ServiceCIDR: cfg.ServiceCIDR, NodePortRange: service.PortRange(cfg.NodePortRange),
-		RESTOptionsGetter: gc.RESTOptionsGetter, LoopbackConfig: gc.LoopbackClientConfig})
+		RESTOptionsGetter: gc.RESTOptionsGetter, LoopbackConfig: gc.LoopbackClientConfig,
+		ControllerConfig: controllerConfigs[serviceCIDRsControllerName]})
 	if err != nil {
 		return err
 	}
@@ -315,14 +324,6 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 		return fmt.Errorf("installing API groups: %w", err)
 	}
 
-	// Each controller acts as its own service account, with the least role
-	// upstream gives it, not as the API server's loopback user.
-	controllerConfigs := map[string]*rest.Config{}
-	for name := range controllerIdentities {
-		if controllerConfigs[name], err = s.ca.controllerConfig(gc.LoopbackClientConfig, name); err != nil {
-			return err
-		}
-	}
 	nsController, err := nscontroller.NewForConfig(controllerConfigs[namespaceControllerName], informerFactory.Core().V1().Namespaces(), nscontroller.DefaultResync)
 	if err != nil {
 		return err
@@ -382,6 +383,7 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 		return nil
 	})
 	srv.AddPostStartHookOrDie("skiff-service-allocators", func(hc genericapiserver.PostStartHookContext) error {
+		runController(hc, gc.Authorization.Authorizer, serviceCIDRsControllerName, services.RunServiceCIDRController)
 		return services.Start(hc)
 	})
 	srv.AddPostStartHookOrDie("skiff-bootstrap", func(hc genericapiserver.PostStartHookContext) error {

@@ -37,6 +37,7 @@ const (
 	rootCACertPublisherName      = "root-ca-cert-publisher"
 	clusterRoleAggregatorName    = "clusterrole-aggregation-controller"
 	tokenCleanerName             = "token-cleaner"
+	serviceCIDRsControllerName   = "service-cidrs-controller"
 	// tokensControllerName acts as kube-controller-manager itself, as
 	// upstream's does: it must write tokens for every service account.
 	tokensControllerName = "tokens-controller"
@@ -64,7 +65,9 @@ var controllerIdentities = map[string]controllerIdentity{
 	rootCACertPublisherName:      serviceAccountIdentity(rootCACertPublisherName, authorizer.AttributesRecord{Verb: "create", Resource: "configmaps", Namespace: metav1.NamespaceDefault}),
 	clusterRoleAggregatorName:    serviceAccountIdentity(clusterRoleAggregatorName, authorizer.AttributesRecord{Verb: "escalate", APIGroup: rbacv1.GroupName, Resource: "clusterroles"}),
 	tokenCleanerName:             serviceAccountIdentity(tokenCleanerName, authorizer.AttributesRecord{Verb: "delete", Resource: "secrets", Namespace: metav1.NamespaceSystem}),
-	tokensControllerName:         {user: user.KubeControllerManager, probe: authorizer.AttributesRecord{Verb: "create", Resource: "secrets", Namespace: metav1.NamespaceDefault}},
+	serviceCIDRsControllerName: serviceAccountIdentity(serviceCIDRsControllerName, authorizer.AttributesRecord{
+		Verb: "update", APIGroup: "networking.k8s.io", Resource: "servicecidrs", Subresource: "finalizers"}),
+	tokensControllerName: {user: user.KubeControllerManager, probe: authorizer.AttributesRecord{Verb: "create", Resource: "secrets", Namespace: metav1.NamespaceDefault}},
 }
 
 // clientConfig returns a copy of base that authenticates as user in groups

@@ -98,23 +98,32 @@ func Launch(ctx context.Context, opts Options) (*Server, error) {
 	if opts.LogPath == "" {
 		opts.LogPath = filepath.Join(filepath.Dir(opts.DataDir), filepath.Base(opts.DataDir)+"-server.log")
 	}
-	if opts.Port == 0 {
-		p, err := FreePort()
-		if err != nil {
+	// A port found free may be taken before the server binds it (by
+	// another package's server or any outgoing connection), so a picked
+	// port that turns out busy is picked again.
+	pick := opts.Port == 0
+	for attempt := 1; ; attempt++ {
+		if pick {
+			p, err := FreePort()
+			if err != nil {
+				return nil, err
+			}
+			opts.Port = p
+		}
+		s := &Server{
+			opts:           opts,
+			Port:           opts.Port,
+			URL:            "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port)),
+			KubeconfigPath: filepath.Join(opts.DataDir, "kubeconfig.yaml"),
+		}
+		err := s.start(ctx)
+		if err == nil {
+			return s, nil
+		}
+		if !pick || attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
 			return nil, err
 		}
-		opts.Port = p
 	}
-	s := &Server{
-		opts:           opts,
-		Port:           opts.Port,
-		URL:            "https://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(opts.Port)),
-		KubeconfigPath: filepath.Join(opts.DataDir, "kubeconfig.yaml"),
-	}
-	if err := s.start(ctx); err != nil {
-		return nil, err
-	}
-	return s, nil
 }
 
 // Attach wraps a server that is already running, known by its kubeconfig,

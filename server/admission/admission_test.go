@@ -20,7 +20,7 @@ import (
 var srv *testserver.Server
 
 func TestMain(m *testing.M) {
-	os.Exit(testserver.Main(m, testserver.Options{Binary: os.Getenv("SKIFF_BIN"), Port: 16630}, func(s *testserver.Server) { srv = s }))
+	os.Exit(testserver.Main(m, testserver.Options{Binary: os.Getenv("SKIFF_BIN")}, func(s *testserver.Server) { srv = s }))
 }
 
 // warnings collects the Warning headers a client sees.

@@ -8,7 +8,6 @@ import (
 	certificatesv1 "k8s.io/api/certificates/v1"
 	"k8s.io/apiserver/pkg/admission"
 	genericadmissioninit "k8s.io/apiserver/pkg/admission/initializer"
-	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/klog/v2"
 )
 
@@ -20,15 +19,14 @@ var csrsResource = certificatesv1.Resource("certificatesigningrequests")
 
 func registerCertificateApproval(plugins *admission.Plugins) {
 	plugins.Register(CertificateApprovalPluginName, func(io.Reader) (admission.Interface, error) {
-		return &certificateApproval{Handler: admission.NewHandler(admission.Update)}, nil
+		return &certificateApproval{withAuthorizer: newWithAuthorizer(CertificateApprovalPluginName, admission.Update)}, nil
 	})
 }
 
 // certificateApproval lets only users with "approve" on the request's
 // signer approve or deny it.
 type certificateApproval struct {
-	*admission.Handler
-	authz authorizer.UnconditionalAuthorizer
+	withAuthorizer
 }
 
 var (
@@ -36,17 +34,6 @@ var (
 	_ admission.InitializationValidator                 = &certificateApproval{}
 	_ genericadmissioninit.WantsUnconditionalAuthorizer = &certificateApproval{}
 )
-
-func (p *certificateApproval) SetUnconditionalAuthorizer(a authorizer.UnconditionalAuthorizer) {
-	p.authz = a
-}
-
-func (p *certificateApproval) ValidateInitialization() error {
-	if p.authz == nil {
-		return fmt.Errorf("%s requires an authorizer", CertificateApprovalPluginName)
-	}
-	return nil
-}
 
 func (p *certificateApproval) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
 	if a.GetSubresource() != "approval" || a.GetResource().GroupResource() != csrsResource {

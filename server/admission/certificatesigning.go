@@ -10,7 +10,6 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apiserver/pkg/admission"
 	genericadmissioninit "k8s.io/apiserver/pkg/admission/initializer"
-	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/klog/v2"
 )
 
@@ -20,15 +19,14 @@ const CertificateSigningPluginName = "CertificateSigning"
 
 func registerCertificateSigning(plugins *admission.Plugins) {
 	plugins.Register(CertificateSigningPluginName, func(io.Reader) (admission.Interface, error) {
-		return &certificateSigning{Handler: admission.NewHandler(admission.Update)}, nil
+		return &certificateSigning{withAuthorizer: newWithAuthorizer(CertificateSigningPluginName, admission.Update)}, nil
 	})
 }
 
 // certificateSigning lets only users with "sign" on the request's signer
 // set its certificate or change its status conditions.
 type certificateSigning struct {
-	*admission.Handler
-	authz authorizer.UnconditionalAuthorizer
+	withAuthorizer
 }
 
 var (
@@ -36,17 +34,6 @@ var (
 	_ admission.InitializationValidator                 = &certificateSigning{}
 	_ genericadmissioninit.WantsUnconditionalAuthorizer = &certificateSigning{}
 )
-
-func (p *certificateSigning) SetUnconditionalAuthorizer(a authorizer.UnconditionalAuthorizer) {
-	p.authz = a
-}
-
-func (p *certificateSigning) ValidateInitialization() error {
-	if p.authz == nil {
-		return fmt.Errorf("%s requires an authorizer", CertificateSigningPluginName)
-	}
-	return nil
-}
 
 func (p *certificateSigning) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
 	if a.GetSubresource() != "status" || a.GetResource().GroupResource() != csrsResource {

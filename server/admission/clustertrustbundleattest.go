@@ -9,7 +9,6 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apiserver/pkg/admission"
 	genericadmissioninit "k8s.io/apiserver/pkg/admission/initializer"
-	"k8s.io/apiserver/pkg/authorization/authorizer"
 	"k8s.io/klog/v2"
 )
 
@@ -21,7 +20,7 @@ var clusterTrustBundlesResource = certificatesv1.Resource("clustertrustbundles")
 
 func registerClusterTrustBundleAttest(plugins *admission.Plugins) {
 	plugins.Register(ClusterTrustBundleAttestPluginName, func(io.Reader) (admission.Interface, error) {
-		return &ctbAttest{Handler: admission.NewHandler(admission.Create, admission.Update)}, nil
+		return &ctbAttest{withAuthorizer: newWithAuthorizer(ClusterTrustBundleAttestPluginName, admission.Create, admission.Update)}, nil
 	})
 }
 
@@ -30,8 +29,7 @@ func registerClusterTrustBundleAttest(plugins *admission.Plugins) {
 // bundle as that signer's. The ClusterTrustBundle gate is GA and on in
 // 1.37, so the plugin is always active.
 type ctbAttest struct {
-	*admission.Handler
-	authz authorizer.UnconditionalAuthorizer
+	withAuthorizer
 }
 
 var (
@@ -39,17 +37,6 @@ var (
 	_ admission.InitializationValidator                 = &ctbAttest{}
 	_ genericadmissioninit.WantsUnconditionalAuthorizer = &ctbAttest{}
 )
-
-func (p *ctbAttest) SetUnconditionalAuthorizer(a authorizer.UnconditionalAuthorizer) {
-	p.authz = a
-}
-
-func (p *ctbAttest) ValidateInitialization() error {
-	if p.authz == nil {
-		return fmt.Errorf("%s requires an authorizer", ClusterTrustBundleAttestPluginName)
-	}
-	return nil
-}
 
 func (p *ctbAttest) Validate(ctx context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
 	if a.GetResource().GroupResource() != clusterTrustBundlesResource {

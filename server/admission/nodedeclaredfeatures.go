@@ -11,8 +11,6 @@ import (
 	versionutil "k8s.io/apimachinery/pkg/util/version"
 	"k8s.io/apiserver/pkg/admission"
 	genericadmissioninit "k8s.io/apiserver/pkg/admission/initializer"
-	"k8s.io/client-go/informers"
-	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/component-base/version"
 	ndf "k8s.io/component-helpers/nodedeclaredfeatures"
 )
@@ -31,7 +29,7 @@ func registerNodeDeclaredFeatureValidator(plugins *admission.Plugins) {
 			return nil, fmt.Errorf("failed to parse version: %w", err)
 		}
 		return &nodeDeclaredFeatures{
-			Handler:   admission.NewHandler(admission.Create, admission.Update),
+			withNodes: newWithNodes(NodeDeclaredFeatureValidatorPluginName, admission.Create, admission.Update),
 			framework: ndf.DefaultFramework,
 			version:   ver,
 		}, nil
@@ -42,8 +40,7 @@ func registerNodeDeclaredFeatureValidator(plugins *admission.Plugins) {
 // feature (such as in-place resize of some kind) its node does not declare
 // in status.declaredFeatures.
 type nodeDeclaredFeatures struct {
-	*admission.Handler
-	nodes     corev1listers.NodeLister
+	withNodes
 	framework *ndf.Framework
 	version   *versionutil.Version
 }
@@ -53,19 +50,6 @@ var (
 	_ admission.InitializationValidator                     = &nodeDeclaredFeatures{}
 	_ genericadmissioninit.WantsExternalKubeInformerFactory = &nodeDeclaredFeatures{}
 )
-
-func (p *nodeDeclaredFeatures) SetExternalKubeInformerFactory(f informers.SharedInformerFactory) {
-	nodes := f.Core().V1().Nodes()
-	p.nodes = nodes.Lister()
-	p.SetReadyFunc(nodes.Informer().HasSynced)
-}
-
-func (p *nodeDeclaredFeatures) ValidateInitialization() error {
-	if p.nodes == nil {
-		return fmt.Errorf("missing node lister for %s", NodeDeclaredFeatureValidatorPluginName)
-	}
-	return nil
-}
 
 func (p *nodeDeclaredFeatures) Validate(_ context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
 	if a.GetResource().GroupResource() != podsResource || a.GetOperation() != admission.Update {

@@ -530,9 +530,9 @@ func TestSignerPermissions(t *testing.T) {
 		return admission.NewAttributesRecord(b, nil, certificatesv1.SchemeGroupVersion.WithKind("ClusterTrustBundle"), "", "b",
 			certificatesv1.SchemeGroupVersion.WithResource("clustertrustbundles"), "", admission.Create, nil, false, &user.DefaultInfo{Name: "u"})
 	}
-	approval := &certificateApproval{authz: authz}
-	signing := &certificateSigning{authz: authz}
-	attest := &ctbAttest{authz: authz}
+	approval := &certificateApproval{withAuthorizer{authz: authz}}
+	signing := &certificateSigning{withAuthorizer{authz: authz}}
+	attest := &ctbAttest{withAuthorizer{authz: authz}}
 	tests := []struct {
 		name    string
 		err     error
@@ -632,7 +632,7 @@ func TestPodResizeValidator(t *testing.T) {
 		n.Status.Allocatable = corev1.ResourceList{corev1.ResourceCPU: q("2"), corev1.ResourceMemory: q("1Gi")}
 		return n
 	}
-	p := &podResize{Handler: admission.NewHandler(admission.Update)}
+	p := &podResize{newWithNodes(PodResizeValidatorPluginName, admission.Update)}
 	p.SetExternalKubeInformerFactory(startedNodeInformer(t, node("lin", "linux"), node("win", "windows")))
 	resized := func(nodeName, cpu string) (*corev1.Pod, *corev1.Pod) {
 		old := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Generation: 1}, Spec: corev1.PodSpec{NodeName: nodeName, Containers: []corev1.Container{{Name: "c"}}}}
@@ -682,7 +682,7 @@ func TestPodTopologyLabels(t *testing.T) {
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: map[string]string{
 		"topology.kubernetes.io/zone": "z1", "topology.kubernetes.io/region": "r1", "kubernetes.io/hostname": "n",
 	}}}
-	p := &podTopologyLabels{Handler: admission.NewHandler(admission.Create)}
+	p := &podTopologyLabels{newWithNodes(PodTopologyLabelsPluginName, admission.Create)}
 	p.SetExternalKubeInformerFactory(startedNodeInformer(t, node))
 	want := map[string]string{"topology.kubernetes.io/zone": "z1", "topology.kubernetes.io/region": "r1"}
 	t.Run("binding", func(t *testing.T) {

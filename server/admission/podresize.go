@@ -12,8 +12,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apiserver/pkg/admission"
 	genericadmissioninit "k8s.io/apiserver/pkg/admission/initializer"
-	"k8s.io/client-go/informers"
-	corev1listers "k8s.io/client-go/listers/core/v1"
 	resourcehelper "k8s.io/component-helpers/resource"
 )
 
@@ -30,15 +28,14 @@ const (
 
 func registerPodResizeValidator(plugins *admission.Plugins) {
 	plugins.Register(PodResizeValidatorPluginName, func(io.Reader) (admission.Interface, error) {
-		return &podResize{Handler: admission.NewHandler(admission.Update)}, nil
+		return &podResize{withNodes: newWithNodes(PodResizeValidatorPluginName, admission.Update)}, nil
 	})
 }
 
 // podResize refuses an in-place resize of a bound pod that its node could
 // never satisfy: on a non-Linux node, or beyond the node's allocatable.
 type podResize struct {
-	*admission.Handler
-	nodes corev1listers.NodeLister
+	withNodes
 }
 
 var (
@@ -46,19 +43,6 @@ var (
 	_ admission.InitializationValidator                     = &podResize{}
 	_ genericadmissioninit.WantsExternalKubeInformerFactory = &podResize{}
 )
-
-func (p *podResize) SetExternalKubeInformerFactory(f informers.SharedInformerFactory) {
-	nodes := f.Core().V1().Nodes()
-	p.nodes = nodes.Lister()
-	p.SetReadyFunc(nodes.Informer().HasSynced)
-}
-
-func (p *podResize) ValidateInitialization() error {
-	if p.nodes == nil {
-		return fmt.Errorf("missing node lister for %s", PodResizeValidatorPluginName)
-	}
-	return nil
-}
 
 func (p *podResize) Validate(_ context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
 	if a.GetOperation() != admission.Update || a.GetResource().GroupResource() != podsResource || a.GetSubresource() != "resize" {

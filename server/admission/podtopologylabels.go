@@ -10,8 +10,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apiserver/pkg/admission"
 	genericadmissioninit "k8s.io/apiserver/pkg/admission/initializer"
-	"k8s.io/client-go/informers"
-	corev1listers "k8s.io/client-go/listers/core/v1"
 	"k8s.io/klog/v2"
 )
 
@@ -26,7 +24,7 @@ var topologyLabels = []string{"topology.kubernetes.io/zone", "topology.kubernete
 
 func registerPodTopologyLabels(plugins *admission.Plugins) {
 	plugins.Register(PodTopologyLabelsPluginName, func(io.Reader) (admission.Interface, error) {
-		return &podTopologyLabels{Handler: admission.NewHandler(admission.Create)}, nil
+		return &podTopologyLabels{withNodes: newWithNodes(PodTopologyLabelsPluginName, admission.Create)}, nil
 	})
 }
 
@@ -34,8 +32,7 @@ func registerPodTopologyLabels(plugins *admission.Plugins) {
 // the pod when it is bound (through pods/binding, or created with a
 // nodeName), so workloads can read their topology through the downward API.
 type podTopologyLabels struct {
-	*admission.Handler
-	nodes corev1listers.NodeLister
+	withNodes
 }
 
 var (
@@ -43,19 +40,6 @@ var (
 	_ admission.InitializationValidator                     = &podTopologyLabels{}
 	_ genericadmissioninit.WantsExternalKubeInformerFactory = &podTopologyLabels{}
 )
-
-func (p *podTopologyLabels) SetExternalKubeInformerFactory(f informers.SharedInformerFactory) {
-	nodes := f.Core().V1().Nodes()
-	p.nodes = nodes.Lister()
-	p.SetReadyFunc(nodes.Informer().HasSynced)
-}
-
-func (p *podTopologyLabels) ValidateInitialization() error {
-	if p.nodes == nil {
-		return fmt.Errorf("nodeLister not set")
-	}
-	return nil
-}
 
 func (p *podTopologyLabels) Admit(_ context.Context, a admission.Attributes, _ admission.ObjectInterfaces) error {
 	if a.GetResource().GroupResource() != podsResource {

@@ -50,6 +50,9 @@ type Options struct {
 	// LoopbackConfig reaches this API server; IPAddress objects are written
 	// through it, as upstream's allocator does.
 	LoopbackConfig *restclient.Config
+	// ControllerConfig is the identity the service-cidrs controller acts
+	// with (RunServiceCIDRController); LoopbackConfig when nil.
+	ControllerConfig *restclient.Config
 }
 
 // Registry holds the allocators shared by the Service storage and the
@@ -84,6 +87,9 @@ func New(opts Options) (*Registry, error) {
 		return nil, fmt.Errorf("service registry: loopback client: %w", err)
 	}
 	cfg = restclient.CopyConfig(opts.LoopbackConfig)
+	if opts.ControllerConfig != nil {
+		cfg = restclient.CopyConfig(opts.ControllerConfig)
+	}
 	cfg.UserAgent = userAgent("kube-controller-manager") + "/service-cidrs-controller"
 	controllerClient, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
@@ -174,23 +180,16 @@ func (r *Registry) Extra(stores map[string]*registry.Storage, add func(gv schema
 	return nil
 }
 
-// Start runs what keeps the allocations sound until ctx ends: the
-// service-cidr controller (finalizer and Ready condition of every
-// ServiceCIDR), the default "kubernetes" ServiceCIDR and the repair of
-// ClusterIP and NodePort allocations. It returns once the default
+// Start runs what kube-apiserver runs to keep the allocations sound until
+// ctx ends: the default "kubernetes" ServiceCIDR and the repair of
+// ClusterIP and NodePort allocations. (RunServiceCIDRController runs the
+// controller-manager side.) It returns once the default
 // ServiceCIDR exists and the first repair pass is done, as kube-apiserver's
 // start-up hooks do.
 func (r *Registry) Start(ctx context.Context) error {
 	if r.ports == nil {
 		return fmt.Errorf("service registry: Start before Extra")
 	}
-	// The controller belongs to kube-controller-manager upstream; it runs
-	// here until skiff has a controller manager.
-	factory := informers.NewSharedInformerFactory(r.controllerClient, 0)
-	ctrl := servicecidr.New(r.controllerClient, factory.Networking().V1().ServiceCIDRs(), factory.Networking().V1().IPAddresses())
-	factory.Start(ctx.Done())
-	go ctrl.Run(ctx, serviceCIDRWorkers)
-
 	d := &defaultServiceCIDR{client: r.client, cidrs: r.cidrStrings()}
 	if err := d.start(ctx); err != nil {
 		return err
@@ -206,4 +205,14 @@ func (r *Registry) cidrStrings() []string {
 		out = append(out, r.opts.SecondaryServiceCIDR.String())
 	}
 	return out
+}
+
+// RunServiceCIDRController runs kube-controller-manager's service-cidrs
+// controller, which guards ServiceCIDRs that still hold addresses, until
+// ctx ends.
+func (r *Registry) RunServiceCIDRController(ctx context.Context) {
+	factory := informers.NewSharedInformerFactory(r.controllerClient, 0)
+	ctrl := servicecidr.New(r.controllerClient, factory.Networking().V1().ServiceCIDRs(), factory.Networking().V1().IPAddresses())
+	factory.Start(ctx.Done())
+	ctrl.Run(ctx, serviceCIDRWorkers)
 }
