@@ -49,6 +49,7 @@ import (
 	"github.com/skiff-dev/skiff/apis"
 	"github.com/skiff-dev/skiff/apis/openapi"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
+	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
 	sacontroller "github.com/skiff-dev/skiff/controllers/serviceaccount"
 	"github.com/skiff-dev/skiff/registry"
@@ -236,7 +237,7 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	rbacAuthz.Use(informerFactory)
 	admission := genericoptions.NewAdmissionOptions()
 	skiffadmission.Register(admission)
-	if err := admission.ApplyTo(gc, informerFactory, client, dyn, utilfeature.DefaultFeatureGate, ev); err != nil {
+	if err := admission.ApplyTo(gc, informerFactory, client, dyn, utilfeature.DefaultFeatureGate, ev, skiffadmission.Initializers()...); err != nil {
 		return fmt.Errorf("configuring admission: %w", err)
 	}
 
@@ -301,6 +302,14 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	srv.AddPostStartHookOrDie("skiff-namespace-content-controllers", func(hc genericapiserver.PostStartHookContext) error {
 		go saController.Run(hc, sacontroller.DefaultWorkers)
 		go caPublisher.Run(hc, rootcacert.DefaultWorkers)
+		return nil
+	})
+	quotaController, err := rqcontroller.NewForConfig(gc.LoopbackClientConfig, informerFactory.Core().V1().ResourceQuotas(), informerFactory)
+	if err != nil {
+		return err
+	}
+	srv.AddPostStartHookOrDie("skiff-resourcequota-controller", func(hc genericapiserver.PostStartHookContext) error {
+		go quotaController.Run(hc, rqcontroller.DefaultWorkers)
 		return nil
 	})
 	rbacPolicy, err := rbac.DefaultPolicy()
