@@ -128,7 +128,18 @@ func (m *monitor) handlers(gvr schema.GroupVersionResource) cache.ResourceEventH
 		}
 		m.replenish(gr, accessor.GetNamespace())
 	}
-	return cache.ResourceEventHandlerFuncs{
+	return cache.ResourceEventHandlerDetailedFuncs{
+		// kube-controller-manager ignores additions: admission charged the
+		// quota for them already. But it charges before the object is
+		// stored, and a recalculation that lists in between (a deletion's
+		// replenishment, the periodic resync) writes the usage without the
+		// object, leaving the quota undercharged until the next resync.
+		// Recalculating on addition closes that window.
+		AddFunc: func(obj any, isInInitialList bool) {
+			if !isInInitialList {
+				changed(obj)
+			}
+		},
 		UpdateFunc: func(old, cur any) {
 			if skiffquota.UpdateFilter(gvr, old, cur) {
 				changed(cur)
