@@ -114,6 +114,19 @@ func TestObjectCounts(t *testing.T) {
 	waitUsed(t, ns, "objects", corev1.ResourceList{"count/configmaps": q("1")})
 	kubectl(t, "create", "configmap", "two", "-n", ns)
 
+	// Resources without an evaluator of their own are counted by object,
+	// released once the controller has discovered and watches them.
+	kubectl(t, "create", "quota", "apps", "-n", ns, "--hard=count/deployments.apps=1")
+	waitUsed(t, ns, "apps", corev1.ResourceList{"count/deployments.apps": q("0")})
+	kubectl(t, "create", "deployment", "web", "-n", ns, "--image=registry.k8s.io/pause:3.10")
+	_, stderr, err = server.Kubectl(t, "create", "deployment", "web2", "-n", ns, "--image=registry.k8s.io/pause:3.10")
+	if err == nil || !strings.Contains(stderr, `deployments.apps "web2" is forbidden: exceeded quota: apps, requested: count/deployments.apps=1, used: count/deployments.apps=1, limited: count/deployments.apps=1`) {
+		t.Errorf("second deployment: err %v, stderr %q", err, stderr)
+	}
+	kubectl(t, "delete", "deployment", "web", "-n", ns)
+	waitUsed(t, ns, "apps", corev1.ResourceList{"count/deployments.apps": q("0")})
+	kubectl(t, "create", "deployment", "web2", "-n", ns, "--image=registry.k8s.io/pause:3.10")
+
 	kubectl(t, "create", "service", "nodeport", "np", "-n", ns, "--tcp=80:80")
 	waitUsed(t, ns, "objects", corev1.ResourceList{"services.nodeports": q("1"), "services": q("1")})
 	_, stderr, err = server.Kubectl(t, "create", "service", "nodeport", "np2", "-n", ns, "--tcp=80:80")
