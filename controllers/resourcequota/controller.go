@@ -136,7 +136,7 @@ func New(opts Options) *Controller {
 	c.monitor = newMonitor(opts.Informers, opts.Metadata, c.replenish)
 	c.registry = generic.NewRegistry(skiffquota.NewEvaluators(generic.ListerFuncForResourceFunc(c.monitor.informerFor)))
 	c.monitor.registry = c.registry
-	h, err := opts.QuotaInformer.Informer().AddEventHandlerWithResyncPeriod(cache.ResourceEventHandlerFuncs{
+	h, err := opts.QuotaInformer.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: c.addQuota,
 		UpdateFunc: func(old, cur any) {
 			// Status updates, this controller's own among them, need no
@@ -149,7 +149,7 @@ func New(opts Options) *Controller {
 			c.addQuota(cur)
 		},
 		DeleteFunc: c.enqueue,
-	}, opts.Resync)
+	})
 	if err != nil {
 		utilruntime.HandleError(fmt.Errorf("watching resourcequotas for the resourcequota controller: %w", err))
 	} else {
