@@ -55,6 +55,7 @@ import (
 	"github.com/skiff-dev/skiff/apis"
 	"github.com/skiff-dev/skiff/apis/openapi"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
+	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
 	sacontroller "github.com/skiff-dev/skiff/controllers/serviceaccount"
 	"github.com/skiff-dev/skiff/controllers/serviceaccounttoken"
@@ -265,7 +266,7 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	}
 	admission := genericoptions.NewAdmissionOptions()
 	skiffadmission.Register(admission)
-	if err := admission.ApplyTo(gc, informerFactory, client, dyn, utilfeature.DefaultFeatureGate, ev); err != nil {
+	if err := admission.ApplyTo(gc, informerFactory, client, dyn, utilfeature.DefaultFeatureGate, ev, skiffadmission.Initializers()...); err != nil {
 		return fmt.Errorf("configuring admission: %w", err)
 	}
 
@@ -356,6 +357,14 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	}
 	srv.AddPostStartHookOrDie("skiff-serviceaccount-tokens-controller", func(hc genericapiserver.PostStartHookContext) error {
 		runController(hc, gc.Authorization.Authorizer, tokensControllerName, func(ctx context.Context) { tokensController.Run(ctx, serviceaccounttoken.DefaultWorkers) })
+		return nil
+	})
+	quotaController, err := rqcontroller.NewForConfig(controllerConfigs[resourceQuotaControllerName], informerFactory.Core().V1().ResourceQuotas(), informerFactory)
+	if err != nil {
+		return err
+	}
+	srv.AddPostStartHookOrDie("skiff-resourcequota-controller", func(hc genericapiserver.PostStartHookContext) error {
+		runController(hc, gc.Authorization.Authorizer, resourceQuotaControllerName, func(ctx context.Context) { quotaController.Run(ctx, rqcontroller.DefaultWorkers) })
 		return nil
 	})
 	rbacPolicy, err := rbac.DefaultPolicy()

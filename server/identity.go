@@ -38,6 +38,7 @@ const (
 	clusterRoleAggregatorName    = "clusterrole-aggregation-controller"
 	tokenCleanerName             = "token-cleaner"
 	serviceCIDRsControllerName   = "service-cidrs-controller"
+	resourceQuotaControllerName  = "resourcequota-controller"
 	// tokensControllerName acts as kube-controller-manager itself, as
 	// upstream's does: it must write tokens for every service account.
 	tokensControllerName = "tokens-controller"
@@ -67,6 +68,8 @@ var controllerIdentities = map[string]controllerIdentity{
 	tokenCleanerName:             serviceAccountIdentity(tokenCleanerName, authorizer.AttributesRecord{Verb: "delete", Resource: "secrets", Namespace: metav1.NamespaceSystem}),
 	serviceCIDRsControllerName: serviceAccountIdentity(serviceCIDRsControllerName, authorizer.AttributesRecord{
 		Verb: "update", APIGroup: "networking.k8s.io", Resource: "servicecidrs", Subresource: "finalizers"}),
+	resourceQuotaControllerName: serviceAccountIdentity(resourceQuotaControllerName, authorizer.AttributesRecord{
+		Verb: "update", Resource: "resourcequotas", Subresource: "status", Namespace: metav1.NamespaceDefault}),
 	tokensControllerName: {user: user.KubeControllerManager, probe: authorizer.AttributesRecord{Verb: "create", Resource: "secrets", Namespace: metav1.NamespaceDefault}},
 }
 

@@ -25,7 +25,7 @@ func TestControllersActAsTheirServiceAccounts(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := t.Context()
-	for _, name := range []string{"namespace-controller", "service-account-controller", "root-ca-cert-publisher", "clusterrole-aggregation-controller", "token-cleaner", "service-cidrs-controller"} {
+	for _, name := range []string{"namespace-controller", "service-account-controller", "root-ca-cert-publisher", "clusterrole-aggregation-controller", "token-cleaner", "service-cidrs-controller", "resourcequota-controller"} {
 		if _, err := client.CoreV1().ServiceAccounts("kube-system").Get(ctx, name, metav1.GetOptions{}); err != nil {
 			t.Errorf("service account kube-system/%s: %v", name, err)
 		}

@@ -13,7 +13,8 @@ import (
 // Register adds skiff's plugins to opts and orders every registered plugin
 // as kube-apiserver does. A plugin registered before the ordering at the end
 // needs no placing of its own; one that kube-apiserver leaves off by
-// default must also go into opts.DefaultOffPlugins.
+// default must also go into opts.DefaultOffPlugins. ResourceQuota needs
+// Initializers passed to ApplyTo.
 func Register(opts *genericoptions.AdmissionOptions) {
 	registerLimitRanger(opts.Plugins)
 	registerServiceAccount(opts.Plugins)
@@ -34,6 +35,7 @@ func Register(opts *genericoptions.AdmissionOptions) {
 	registerPodTopologyLabels(opts.Plugins)
 	registerNodeDeclaredFeatureValidator(opts.Plugins)
 	registerPodResizeValidator(opts.Plugins)
+	registerResourceQuota(opts.Plugins)
 	opts.RecommendedPluginOrder = pluginOrder(opts.RecommendedPluginOrder, opts.Plugins)
 }
 

@@ -1,0 +1,28 @@
+package admission_test
+
+import (
+	"slices"
+	"testing"
+
+	genericoptions "k8s.io/apiserver/pkg/server/options"
+
+	skiffadmission "github.com/skiff-dev/skiff/server/admission"
+)
+
+// TestResourceQuotaOrder: ResourceQuota runs where kube-apiserver runs it,
+// after the webhooks and policies, and is registered (on by default).
+func TestResourceQuotaOrder(t *testing.T) {
+	opts := genericoptions.NewAdmissionOptions()
+	skiffadmission.Register(opts)
+	want := []string{"NamespaceLifecycle", "PodSecurity", "Priority", "MutatingAdmissionPolicy", "MutatingAdmissionWebhook",
+		"ValidatingAdmissionPolicy", "ValidatingAdmissionWebhook", "ResourceQuota"}
+	if !slices.Equal(opts.RecommendedPluginOrder, want) {
+		t.Errorf("plugin order %v, want %v", opts.RecommendedPluginOrder, want)
+	}
+	if !slices.Contains(opts.Plugins.Registered(), skiffadmission.ResourceQuotaPluginName) {
+		t.Errorf("ResourceQuota is not registered: %v", opts.Plugins.Registered())
+	}
+	if errs := opts.Validate(); len(errs) != 0 {
+		t.Errorf("admission options: %v", errs)
+	}
+}
