@@ -44,7 +44,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/rest"
 	"k8s.io/component-base/compatibility"
 	"k8s.io/component-base/version"
 	"k8s.io/klog/v2"
@@ -54,12 +53,6 @@ import (
 
 	"github.com/skiff-dev/skiff/apis"
 	"github.com/skiff-dev/skiff/apis/openapi"
-	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
-	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
-	"github.com/skiff-dev/skiff/controllers/rootcacert"
-	sacontroller "github.com/skiff-dev/skiff/controllers/serviceaccount"
-	"github.com/skiff-dev/skiff/controllers/serviceaccounttoken"
-	"github.com/skiff-dev/skiff/controllers/tokencleaner"
 	"github.com/skiff-dev/skiff/registry"
 	authregistry "github.com/skiff-dev/skiff/registry/auth"
 	nsregistry "github.com/skiff-dev/skiff/registry/core/namespace"
@@ -290,17 +283,8 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	if err != nil {
 		return fmt.Errorf("creating the API server: %w", err)
 	}
-	// Each controller acts as its own service account, with the least role
-	// upstream gives it, not as the API server's loopback user.
-	controllerConfigs := map[string]*rest.Config{}
-	for name := range controllerIdentities {
-		if controllerConfigs[name], err = s.ca.controllerConfig(gc.LoopbackClientConfig, name); err != nil {
-			return err
-		}
-	}
 	services, err := service.New(service.Options{ServiceCIDR: cfg.ServiceCIDR, NodePortRange: service.PortRange(cfg.NodePortRange),
-		RESTOptionsGetter: gc.RESTOptionsGetter, LoopbackConfig: gc.LoopbackClientConfig,
-		ControllerConfig: controllerConfigs[serviceCIDRsControllerName]})
+		RESTOptionsGetter: gc.RESTOptionsGetter, LoopbackConfig: gc.LoopbackClientConfig})
 	if err != nil {
 		return err
 	}
@@ -325,57 +309,10 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 		return fmt.Errorf("installing API groups: %w", err)
 	}
 
-	nsController, err := nscontroller.NewForConfig(controllerConfigs[namespaceControllerName], informerFactory.Core().V1().Namespaces(), nscontroller.DefaultResync)
-	if err != nil {
+	if err := s.addControllers(srv, gc.LoopbackClientConfig, gc.Authorization.Authorizer, informerFactory, services); err != nil {
 		return err
 	}
-	srv.AddPostStartHookOrDie("skiff-namespace-controller", func(hc genericapiserver.PostStartHookContext) error {
-		runController(hc, gc.Authorization.Authorizer, namespaceControllerName, func(ctx context.Context) { nsController.Run(ctx, nscontroller.DefaultWorkers) })
-		return nil
-	})
-	saController, err := sacontroller.NewForConfig(controllerConfigs[serviceAccountControllerName], informerFactory.Core().V1().Namespaces(), informerFactory.Core().V1().ServiceAccounts())
-	if err != nil {
-		return err
-	}
-	caPublisher, err := rootcacert.NewForConfig(controllerConfigs[rootCACertPublisherName], informerFactory.Core().V1().Namespaces(), informerFactory.Core().V1().ConfigMaps(), s.ca.CertPEM)
-	if err != nil {
-		return err
-	}
-	tokenCleaner, err := tokencleaner.NewForConfig(controllerConfigs[tokenCleanerName], informerFactory.Core().V1().Secrets())
-	if err != nil {
-		return err
-	}
-	srv.AddPostStartHookOrDie("skiff-namespace-content-controllers", func(hc genericapiserver.PostStartHookContext) error {
-		runController(hc, gc.Authorization.Authorizer, serviceAccountControllerName, func(ctx context.Context) { saController.Run(ctx, sacontroller.DefaultWorkers) })
-		runController(hc, gc.Authorization.Authorizer, rootCACertPublisherName, func(ctx context.Context) { caPublisher.Run(ctx, rootcacert.DefaultWorkers) })
-		runController(hc, gc.Authorization.Authorizer, tokenCleanerName, func(ctx context.Context) { tokenCleaner.Run(ctx, tokencleaner.DefaultWorkers) })
-		return nil
-	})
-	tokensController, err := serviceaccounttoken.NewForConfig(controllerConfigs[tokensControllerName], informerFactory.Core().V1().ServiceAccounts(), informerFactory.Core().V1().Secrets(), s.saTokens, s.ca.CertPEM)
-	if err != nil {
-		return err
-	}
-	srv.AddPostStartHookOrDie("skiff-serviceaccount-tokens-controller", func(hc genericapiserver.PostStartHookContext) error {
-		runController(hc, gc.Authorization.Authorizer, tokensControllerName, func(ctx context.Context) { tokensController.Run(ctx, serviceaccounttoken.DefaultWorkers) })
-		return nil
-	})
-	quotaController, err := rqcontroller.NewForConfig(controllerConfigs[resourceQuotaControllerName], informerFactory.Core().V1().ResourceQuotas(), informerFactory)
-	if err != nil {
-		return err
-	}
-	srv.AddPostStartHookOrDie("skiff-resourcequota-controller", func(hc genericapiserver.PostStartHookContext) error {
-		runController(hc, gc.Authorization.Authorizer, resourceQuotaControllerName, func(ctx context.Context) { quotaController.Run(ctx, rqcontroller.DefaultWorkers) })
-		return nil
-	})
 	rbacPolicy, err := rbac.DefaultPolicy()
-	if err != nil {
-		return err
-	}
-	aggregatorClient, err := kubernetes.NewForConfig(rest.AddUserAgent(controllerConfigs[clusterRoleAggregatorName], clusterRoleAggregatorName))
-	if err != nil {
-		return err
-	}
-	roleAggregator, err := rbac.NewAggregator(informerFactory.Rbac().V1().ClusterRoles(), aggregatorClient.RbacV1())
 	if err != nil {
 		return err
 	}
@@ -383,16 +320,11 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	srv.AddPostStartHookOrDie("rbac/bootstrap-roles", func(hc genericapiserver.PostStartHookContext) error {
 		return rbac.Reconcile(hc, client, rbacPolicy)
 	})
-	srv.AddPostStartHookOrDie("skiff-clusterrole-aggregation", func(hc genericapiserver.PostStartHookContext) error {
-		runController(hc, gc.Authorization.Authorizer, clusterRoleAggregatorName, roleAggregator.Run)
-		return nil
-	})
 	srv.AddPostStartHookOrDie("start-skiff-informers", func(hc genericapiserver.PostStartHookContext) error {
 		informerFactory.Start(hc.Done())
 		return nil
 	})
 	srv.AddPostStartHookOrDie("skiff-service-allocators", func(hc genericapiserver.PostStartHookContext) error {
-		runController(hc, gc.Authorization.Authorizer, serviceCIDRsControllerName, services.RunServiceCIDRController)
 		return services.Start(hc)
 	})
 	srv.AddPostStartHookOrDie("skiff-bootstrap", func(hc genericapiserver.PostStartHookContext) error {

@@ -27,50 +27,21 @@ import (
 	"github.com/skiff-dev/skiff/server/bootstraptoken"
 )
 
-// Controller names. Most are also the names of the service accounts in
-// kube-system whose identity each controller acts with, as
-// kube-controller-manager does with --use-service-account-credentials; the
-// default policy binds each to its system:controller:<name> role.
-const (
-	namespaceControllerName      = "namespace-controller"
-	serviceAccountControllerName = "service-account-controller"
-	rootCACertPublisherName      = "root-ca-cert-publisher"
-	clusterRoleAggregatorName    = "clusterrole-aggregation-controller"
-	tokenCleanerName             = "token-cleaner"
-	serviceCIDRsControllerName   = "service-cidrs-controller"
-	resourceQuotaControllerName  = "resourcequota-controller"
-	// tokensControllerName acts as kube-controller-manager itself, as
-	// upstream's does: it must write tokens for every service account.
-	tokensControllerName = "tokens-controller"
-)
-
-// controllerIdentity is who a controller is to the API server, and one
-// permission its role grants. A controller starts once the authorizer
-// grants it that permission, which is when the default policy has been
-// reconciled and reached the RBAC caches: acting earlier only earns a burst
-// of 403s, the race kube-controller-manager avoids by waiting for the API
-// server's health check.
+// controllerIdentity is who a controller is to the API server.
 type controllerIdentity struct {
 	user   string
 	groups []string
-	probe  authorizer.AttributesRecord
 }
 
-func serviceAccountIdentity(name string, probe authorizer.AttributesRecord) controllerIdentity {
-	return controllerIdentity{serviceaccount.MakeUsername(metav1.NamespaceSystem, name), serviceaccount.MakeGroupNames(metav1.NamespaceSystem), probe}
-}
-
-var controllerIdentities = map[string]controllerIdentity{
-	namespaceControllerName:      serviceAccountIdentity(namespaceControllerName, authorizer.AttributesRecord{Verb: "delete", Resource: "namespaces"}),
-	serviceAccountControllerName: serviceAccountIdentity(serviceAccountControllerName, authorizer.AttributesRecord{Verb: "create", Resource: "serviceaccounts", Namespace: metav1.NamespaceDefault}),
-	rootCACertPublisherName:      serviceAccountIdentity(rootCACertPublisherName, authorizer.AttributesRecord{Verb: "create", Resource: "configmaps", Namespace: metav1.NamespaceDefault}),
-	clusterRoleAggregatorName:    serviceAccountIdentity(clusterRoleAggregatorName, authorizer.AttributesRecord{Verb: "escalate", APIGroup: rbacv1.GroupName, Resource: "clusterroles"}),
-	tokenCleanerName:             serviceAccountIdentity(tokenCleanerName, authorizer.AttributesRecord{Verb: "delete", Resource: "secrets", Namespace: metav1.NamespaceSystem}),
-	serviceCIDRsControllerName: serviceAccountIdentity(serviceCIDRsControllerName, authorizer.AttributesRecord{
-		Verb: "update", APIGroup: "networking.k8s.io", Resource: "servicecidrs", Subresource: "finalizers"}),
-	resourceQuotaControllerName: serviceAccountIdentity(resourceQuotaControllerName, authorizer.AttributesRecord{
-		Verb: "update", Resource: "resourcequotas", Subresource: "status", Namespace: metav1.NamespaceDefault}),
-	tokensControllerName: {user: user.KubeControllerManager, probe: authorizer.AttributesRecord{Verb: "create", Resource: "secrets", Namespace: metav1.NamespaceDefault}},
+// identityOrServiceAccount is the controller's identity: by default, as
+// kube-controller-manager with --use-service-account-credentials, the
+// service account kube-system/<name>, which the default policy binds to
+// the role system:controller:<name>.
+func (d controllerDef) identityOrServiceAccount() controllerIdentity {
+	if d.identity.user != "" {
+		return d.identity
+	}
+	return controllerIdentity{serviceaccount.MakeUsername(metav1.NamespaceSystem, d.name), serviceaccount.MakeGroupNames(metav1.NamespaceSystem)}
 }
 
 // clientConfig returns a copy of base that authenticates as user in groups
@@ -104,16 +75,6 @@ func (ca *CA) clientConfig(base *rest.Config, user string, groups []string) (*re
 	return cfg, nil
 }
 
-// controllerConfig is the client config of the controller name, holding
-// exactly its upstream role and nothing of system:masters.
-func (ca *CA) controllerConfig(loopback *rest.Config, name string) (*rest.Config, error) {
-	id, ok := controllerIdentities[name]
-	if !ok {
-		return nil, fmt.Errorf("no identity for controller %s", name)
-	}
-	return ca.clientConfig(loopback, id.user, id.groups)
-}
-
 // nodeBootstrapBindings let holders of skiff's node bootstrap tokens ask
 // for a node client certificate and have it approved, and let nodes renew
 // their own, as kubeadm's bindings of the same roles do.
@@ -135,8 +96,8 @@ func bootstrapBinding(name, role, group string) rbacv1.ClusterRoleBinding {
 // bootstrap bindings when missing. It leaves existing ones alone, so an
 // administrator's changes to the bindings stay.
 func ensureIdentities(ctx context.Context, client kubernetes.Interface) error {
-	for _, id := range controllerIdentities {
-		ns, name, err := serviceaccount.SplitUsername(id.user)
+	for _, def := range controllerDefs() {
+		ns, name, err := serviceaccount.SplitUsername(def.identityOrServiceAccount().user)
 		if err != nil {
 			continue // not a service account
 		}
@@ -154,12 +115,16 @@ func ensureIdentities(ctx context.Context, client kubernetes.Interface) error {
 	return nil
 }
 
-// runController starts run in the background once the controller name
-// may act, or after a minute regardless, so a damaged policy shows up as
-// the controller's own errors rather than as silence.
-func runController(ctx context.Context, authz authorizer.Authorizer, name string, run func(context.Context)) {
-	id := controllerIdentities[name]
-	probe := id.probe
+// runController starts run in the background once the controller may act:
+// when the authorizer grants it its probe permission, which is when the
+// default policy has been reconciled and reached the RBAC caches. Acting
+// earlier only earns a burst of 403s, the race kube-controller-manager
+// avoids by waiting for the API server's health check. After a minute it
+// starts regardless, so a damaged policy shows up as the controller's own
+// errors rather than as silence.
+func runController(ctx context.Context, authz authorizer.Authorizer, def controllerDef, run func(context.Context)) {
+	id := def.identityOrServiceAccount()
+	probe := def.probe
 	probe.ResourceRequest = true
 	probe.User = &user.DefaultInfo{Name: id.user, Groups: append(slices.Clone(id.groups), user.AllAuthenticated)}
 	go func() {
@@ -171,7 +136,7 @@ func runController(ctx context.Context, authz authorizer.Authorizer, name string
 			return
 		}
 		if err != nil {
-			klog.InfoS("Starting a controller its role does not yet authorize", "controller", name, "probe", probe.Verb+" "+probe.Resource)
+			klog.InfoS("Starting a controller its role does not yet authorize", "controller", def.name, "probe", probe.Verb+" "+probe.Resource)
 		}
 		run(ctx)
 	}()

@@ -50,9 +50,6 @@ type Options struct {
 	// LoopbackConfig reaches this API server; IPAddress objects are written
 	// through it, as upstream's allocator does.
 	LoopbackConfig *restclient.Config
-	// ControllerConfig is the identity the service-cidrs controller acts
-	// with (RunServiceCIDRController); LoopbackConfig when nil.
-	ControllerConfig *restclient.Config
 }
 
 // Registry holds the allocators shared by the Service storage and the
@@ -61,10 +58,8 @@ type Registry struct {
 	opts     Options
 	families []corev1.IPFamily // configured families, primary first
 	client   kubernetes.Interface
-	// controllerClient acts for the service-cidr controller.
-	controllerClient kubernetes.Interface
-	ips              map[corev1.IPFamily]*ipAllocator
-	ports            *portAllocator
+	ips      map[corev1.IPFamily]*ipAllocator
+	ports    *portAllocator
 }
 
 // New checks opts and prepares the allocators; storage is attached by Extra.
@@ -86,16 +81,7 @@ func New(opts Options) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service registry: loopback client: %w", err)
 	}
-	cfg = restclient.CopyConfig(opts.LoopbackConfig)
-	if opts.ControllerConfig != nil {
-		cfg = restclient.CopyConfig(opts.ControllerConfig)
-	}
-	cfg.UserAgent = userAgent("kube-controller-manager") + "/service-cidrs-controller"
-	controllerClient, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, fmt.Errorf("service registry: loopback client: %w", err)
-	}
-	r := &Registry{opts: opts, client: client, controllerClient: controllerClient, ips: map[corev1.IPFamily]*ipAllocator{}}
+	r := &Registry{opts: opts, client: client, ips: map[corev1.IPFamily]*ipAllocator{}}
 	for _, cidr := range []*net.IPNet{opts.ServiceCIDR, opts.SecondaryServiceCIDR} {
 		if cidr == nil {
 			continue
@@ -182,7 +168,7 @@ func (r *Registry) Extra(stores map[string]*registry.Storage, add func(gv schema
 
 // Start runs what kube-apiserver runs to keep the allocations sound until
 // ctx ends: the default "kubernetes" ServiceCIDR and the repair of
-// ClusterIP and NodePort allocations. (RunServiceCIDRController runs the
+// ClusterIP and NodePort allocations. (ServiceCIDRController is the
 // controller-manager side.) It returns once the default
 // ServiceCIDR exists and the first repair pass is done, as kube-apiserver's
 // start-up hooks do.
@@ -207,12 +193,20 @@ func (r *Registry) cidrStrings() []string {
 	return out
 }
 
-// RunServiceCIDRController runs kube-controller-manager's service-cidrs
-// controller, which guards ServiceCIDRs that still hold addresses, until
-// ctx ends.
-func (r *Registry) RunServiceCIDRController(ctx context.Context) {
-	factory := informers.NewSharedInformerFactory(r.controllerClient, 0)
-	ctrl := servicecidr.New(r.controllerClient, factory.Networking().V1().ServiceCIDRs(), factory.Networking().V1().IPAddresses())
-	factory.Start(ctx.Done())
-	ctrl.Run(ctx, serviceCIDRWorkers)
+// ServiceCIDRController returns kube-controller-manager's service-cidrs
+// controller, which guards ServiceCIDRs that still hold addresses, acting
+// as cfg; run blocks until ctx ends.
+func (r *Registry) ServiceCIDRController(cfg *restclient.Config) (run func(ctx context.Context), err error) {
+	cfg = restclient.CopyConfig(cfg)
+	cfg.UserAgent = userAgent("kube-controller-manager") + "/service-cidrs-controller"
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("service-cidrs controller client: %w", err)
+	}
+	factory := informers.NewSharedInformerFactory(client, 0)
+	ctrl := servicecidr.New(client, factory.Networking().V1().ServiceCIDRs(), factory.Networking().V1().IPAddresses())
+	return func(ctx context.Context) {
+		factory.Start(ctx.Done())
+		ctrl.Run(ctx, serviceCIDRWorkers)
+	}, nil
 }
