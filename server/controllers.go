@@ -3,14 +3,20 @@ package server
 import (
 	"context"
 	"fmt"
+	"os"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+	"k8s.io/klog/v2"
 
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
 	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
@@ -47,6 +53,32 @@ type controllerDef struct {
 	// build returns the controller's run function, which blocks until ctx
 	// ends.
 	build func(cc controllerContext) (run func(ctx context.Context), err error)
+	// lease names the Lease in kube-system whose holder alone runs the
+	// controller, so that of several servers on one datastore only one
+	// acts; "" means kube-controller-manager's.
+	lease string
+	// everyServer runs the controller on every server without a lease, as
+	// kube-apiserver runs its own controllers.
+	everyServer bool
+}
+
+const (
+	controllerManagerLease = "kube-controller-manager"
+	schedulerLease         = "kube-scheduler"
+)
+
+// leaseHolders are who holds each lease: the component the controllers
+// under it belong to upstream.
+var leaseHolders = map[string]controllerIdentity{
+	controllerManagerLease: {user: user.KubeControllerManager},
+	schedulerLease:         {user: user.KubeScheduler},
+}
+
+func (d controllerDef) leaseName() string {
+	if d.lease == "" {
+		return controllerManagerLease
+	}
+	return d.lease
 }
 
 // controllerDefs are the controllers a server runs, each with the
@@ -54,8 +86,9 @@ type controllerDef struct {
 func controllerDefs() []controllerDef {
 	return []controllerDef{
 		{
-			name:  "clusterrole-aggregation-controller",
-			probe: authorizer.AttributesRecord{Verb: "escalate", APIGroup: "rbac.authorization.k8s.io", Resource: "clusterroles"},
+			name:        "clusterrole-aggregation-controller",
+			everyServer: true,
+			probe:       authorizer.AttributesRecord{Verb: "escalate", APIGroup: "rbac.authorization.k8s.io", Resource: "clusterroles"},
 			build: func(cc controllerContext) (func(context.Context), error) {
 				client, err := kubernetes.NewForConfig(cc.config)
 				if err != nil {
@@ -148,32 +181,134 @@ func controllerDefs() []controllerDef {
 	}
 }
 
-// addControllers builds every controller now, so that the informers they
-// take start with the factory, and runs each from a post-start hook.
+// addControllers starts the controllers from a post-start hook: those of
+// every server at once, on the server's shared informers; the others once
+// this server holds their lease, each term on informers of its own that end
+// with the term. Losing a lease (a datastore too slow to renew it, say)
+// stops that set and puts the server back in the election, where
+// kube-controller-manager would exit.
 func (s *Server) addControllers(srv *genericapiserver.GenericAPIServer, loopback *rest.Config, authz authorizer.Authorizer,
 	inf informers.SharedInformerFactory, services *service.Registry) error {
-	type ready struct {
-		def controllerDef
-		run func(context.Context)
+	hostname, err := os.Hostname()
+	if err != nil {
+		return fmt.Errorf("naming this server for leader election: %w", err)
 	}
-	var runs []ready
+	id := hostname + "_" + string(uuid.NewUUID())
+	set := controllerSet{server: s, loopback: loopback, authz: authz, services: services}
+	everyServer := map[string][]controllerDef{}
+	leased := map[string][]controllerDef{}
 	for _, def := range controllerDefs() {
-		id := def.identityOrServiceAccount()
-		cfg, err := s.ca.clientConfig(loopback, id.user, id.groups)
+		if def.everyServer {
+			everyServer[""] = append(everyServer[""], def)
+		} else {
+			leased[def.leaseName()] = append(leased[def.leaseName()], def)
+		}
+	}
+	// Built now, so the informers they take start with the shared factory.
+	runs, err := set.build(everyServer[""], inf)
+	if err != nil {
+		return err
+	}
+	electors := map[string]*leaderelection.LeaderElectionConfig{}
+	for lease, defs := range leased {
+		cfg, err := set.electionConfig(lease, id, defs)
 		if err != nil {
 			return err
 		}
-		run, err := def.build(controllerContext{config: rest.AddUserAgent(cfg, def.name), informers: inf, server: s, services: services})
-		if err != nil {
-			return fmt.Errorf("building the %s: %w", def.name, err)
-		}
-		runs = append(runs, ready{def, run})
+		electors[lease] = cfg
 	}
 	srv.AddPostStartHookOrDie("skiff-controllers", func(hc genericapiserver.PostStartHookContext) error {
 		for _, r := range runs {
 			runController(hc, authz, r.def, r.run)
 		}
+		for _, cfg := range electors {
+			go func() {
+				// A lost lease ends Run; stand again until the server stops.
+				for hc.Err() == nil {
+					leaderelection.RunOrDie(hc, *cfg)
+				}
+			}()
+		}
 		return nil
 	})
 	return nil
+}
+
+// controllerSet builds controllers for addControllers.
+type controllerSet struct {
+	server   *Server
+	loopback *rest.Config
+	authz    authorizer.Authorizer
+	services *service.Registry
+}
+
+type builtController struct {
+	def controllerDef
+	run func(context.Context)
+}
+
+// build makes each controller with its own identity, on the informers of inf.
+func (c controllerSet) build(defs []controllerDef, inf informers.SharedInformerFactory) ([]builtController, error) {
+	var out []builtController
+	for _, def := range defs {
+		id := def.identityOrServiceAccount()
+		cfg, err := c.server.ca.clientConfig(c.loopback, id.user, id.groups)
+		if err != nil {
+			return nil, err
+		}
+		run, err := def.build(controllerContext{config: rest.AddUserAgent(cfg, def.name), informers: inf, server: c.server, services: c.services})
+		if err != nil {
+			return nil, fmt.Errorf("building the %s: %w", def.name, err)
+		}
+		out = append(out, builtController{def, run})
+	}
+	return out, nil
+}
+
+// electionConfig is the leader election for the controllers under lease:
+// kube-controller-manager's timings, the lease held by the component they
+// belong to, and for each term fresh informers and controllers.
+func (c controllerSet) electionConfig(lease, id string, defs []controllerDef) (*leaderelection.LeaderElectionConfig, error) {
+	holder := leaseHolders[lease]
+	cfg, err := c.server.ca.clientConfig(c.loopback, holder.user, holder.groups)
+	if err != nil {
+		return nil, err
+	}
+	client, err := kubernetes.NewForConfig(rest.AddUserAgent(cfg, lease))
+	if err != nil {
+		return nil, err
+	}
+	lock := &resourcelock.LeaseLock{
+		LeaseMeta:  metav1.ObjectMeta{Namespace: metav1.NamespaceSystem, Name: lease},
+		Client:     client.CoordinationV1(),
+		LockConfig: resourcelock.ResourceLockConfig{Identity: id},
+	}
+	lead := func(ctx context.Context) {
+		klog.InfoS("Leading; starting controllers", "lease", lease, "controllers", len(defs))
+		// Upstream's shared informers resync every 12 to 24 hours.
+		inf := informers.NewSharedInformerFactory(client, 12*time.Hour)
+		runs, err := c.build(defs, inf)
+		if err != nil {
+			klog.ErrorS(err, "Building controllers", "lease", lease)
+			return
+		}
+		inf.Start(ctx.Done())
+		for _, r := range runs {
+			runController(ctx, c.authz, r.def, r.run)
+		}
+		<-ctx.Done()
+		inf.Shutdown()
+	}
+	return &leaderelection.LeaderElectionConfig{
+		Lock:            lock,
+		Name:            lease,
+		LeaseDuration:   15 * time.Second,
+		RenewDeadline:   10 * time.Second,
+		RetryPeriod:     2 * time.Second,
+		ReleaseOnCancel: true,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: lead,
+			OnStoppedLeading: func() { klog.InfoS("Stopped leading; controllers stopped", "lease", lease) },
+		},
+	}, nil
 }

@@ -2,9 +2,12 @@ package server_test
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -60,5 +63,40 @@ func TestControllersActAsTheirServiceAccounts(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatalf("no default service account once the binding was back")
+	}
+}
+
+// TestControllerManagerLease: the controllers run under the
+// kube-controller-manager Lease, held by this server and renewed, so that a
+// second server on the same datastore would wait.
+func TestControllerManagerLease(t *testing.T) {
+	s := testserver.Start(t, testserver.Options{})
+	client, err := s.Clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	var first *coordinationv1.Lease
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		l, err := client.CoordinationV1().Leases("kube-system").Get(ctx, "kube-controller-manager", metav1.GetOptions{})
+		if err != nil || l.Spec.HolderIdentity == nil || l.Spec.RenewTime == nil {
+			return false, nil
+		}
+		first = l
+		return true, nil
+	})
+	if err != nil {
+		t.Fatal("no kube-controller-manager lease is held")
+	}
+	host, _ := os.Hostname()
+	if !strings.HasPrefix(*first.Spec.HolderIdentity, host+"_") || first.Spec.LeaseDurationSeconds == nil || *first.Spec.LeaseDurationSeconds != 15 {
+		t.Errorf("lease %+v", first.Spec)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 15*time.Second, false, func(ctx context.Context) (bool, error) {
+		l, err := client.CoordinationV1().Leases("kube-system").Get(ctx, "kube-controller-manager", metav1.GetOptions{})
+		return err == nil && l.Spec.RenewTime.After(first.Spec.RenewTime.Time) && *l.Spec.HolderIdentity == *first.Spec.HolderIdentity, nil
+	})
+	if err != nil {
+		t.Error("the lease is not renewed by its holder")
 	}
 }

@@ -235,7 +235,15 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	defer utilruntime.HandleCrashWithContext(ctx)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	wg.Go(func() { wait.UntilWithContext(ctx, c.syncMonitors, DiscoveryPeriod) })
+	wg.Go(func() {
+		// Right after a server starts, discovery can fail while the
+		// aggregator settles; until it first succeeds, try every second
+		// rather than every DiscoveryPeriod.
+		_ = wait.PollUntilContextCancel(ctx, time.Second, true, func(ctx context.Context) (bool, error) {
+			return c.syncMonitors(ctx), nil
+		})
+		wait.UntilWithContext(ctx, func(ctx context.Context) { c.syncMonitors(ctx) }, DiscoveryPeriod)
+	})
 	priority := &worker.Loop{Name: controllerName, Queue: c.missingUsage, Sync: c.Sync, Synced: c.synced}
 	wg.Go(func() { priority.Run(ctx, workers) })
 	if c.resync > 0 {
@@ -249,22 +257,24 @@ func (c *Controller) Run(ctx context.Context, workers int) {
 	primary.Run(ctx, workers)
 }
 
-// syncMonitors watches the resources discovery now lists. A group that
-// failed discovery keeps the resources it had.
-func (c *Controller) syncMonitors(ctx context.Context) {
+// syncMonitors watches the resources discovery now lists, and says whether
+// discovery listed any. A group that failed discovery keeps the resources
+// it had.
+func (c *Controller) syncMonitors(ctx context.Context) bool {
 	resources, err := quotableResources(c.discover)
 	if err != nil {
 		utilruntime.HandleErrorWithContext(ctx, err, "Error during resource discovery")
 		if len(resources) == 0 {
-			return
+			return false
 		}
 	}
 	if !c.monitor.needs(resources) {
-		return
+		return true
 	}
 	c.syncing.Lock()
 	defer c.syncing.Unlock()
 	c.monitor.watch(ctx, resources)
+	return true
 }
 
 // quotableResources are the namespaced resources that can be created,

@@ -212,7 +212,7 @@ func wantForbidden(t *testing.T, err error, msg string) {
 func waitUsed(t *testing.T, ns, name string, want corev1.ResourceList) {
 	t.Helper()
 	var last corev1.ResourceList
-	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
 		rq, err := client.CoreV1().ResourceQuotas(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
 			return false, err
