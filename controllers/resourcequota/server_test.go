@@ -207,7 +207,7 @@ func wantForbidden(t *testing.T, err error, msg string) {
 	}
 }
 
-// waitUsed waits up to 10s for the quota's status to report want for each
+// waitUsed waits up to 30s for the quota's status to report want for each
 // resource in want.
 func waitUsed(t *testing.T, ns, name string, want corev1.ResourceList) {
 	t.Helper()
