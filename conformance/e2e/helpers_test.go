@@ -58,6 +58,7 @@ func namespace(t *testing.T) string {
 		// which is fine since names never repeat.
 		_ = cs.CoreV1().Namespaces().Delete(context.Background(), name, metav1.DeleteOptions{})
 	})
+	testserver.WaitForDefaultServiceAccount(t, cs, name)
 	return name
 }
 

@@ -13,6 +13,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -141,5 +142,20 @@ func Namespace(t interface {
 	if err != nil {
 		t.Fatalf("creating namespace %s: %v", name, err)
 	}
+	WaitForDefaultServiceAccount(t, client, name)
 	return name
+}
+
+// WaitForDefaultServiceAccount waits until namespace ns has its default
+// ServiceAccount, as the Kubernetes e2e framework does before a test
+// creates pods: the ServiceAccount admission plugin refuses pods until then.
+func WaitForDefaultServiceAccount(t TB, client kubernetes.Interface, ns string) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+		_, err := client.CoreV1().ServiceAccounts(ns).Get(ctx, "default", metav1.GetOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("namespace %s never got its default service account", ns)
+	}
 }

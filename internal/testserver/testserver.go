@@ -25,6 +25,7 @@ import (
 	"syscall"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
@@ -206,8 +207,25 @@ func (s *Server) waitReady(ctx context.Context) error {
 }
 
 // probeReady asks /readyz with the admin credentials, which also proves the
-// kubeconfig on disk is the one this process serves with.
+// kubeconfig on disk is the one this process serves with; then it waits,
+// as a cluster user effectively does, for the controllers to be at work:
+// the default ServiceAccount of namespace default exists, without which
+// no pod can be created.
 func (s *Server) probeReady(ctx context.Context) error {
+	if err := s.probeReadyz(ctx); err != nil {
+		return err
+	}
+	client, err := s.Clientset()
+	if err != nil {
+		return err
+	}
+	if _, err := client.CoreV1().ServiceAccounts(metav1.NamespaceDefault).Get(ctx, "default", metav1.GetOptions{}); err != nil {
+		return fmt.Errorf("waiting for the default service account: %w", err)
+	}
+	return nil
+}
+
+func (s *Server) probeReadyz(ctx context.Context) error {
 	cfg, err := s.RESTConfig()
 	if err != nil {
 		return err
