@@ -2,8 +2,12 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -189,11 +193,10 @@ func controllerDefs() []controllerDef {
 // kube-controller-manager would exit.
 func (s *Server) addControllers(srv *genericapiserver.GenericAPIServer, loopback *rest.Config, authz authorizer.Authorizer,
 	inf informers.SharedInformerFactory, services *service.Registry) error {
-	hostname, err := os.Hostname()
+	id, err := s.leaderIdentity()
 	if err != nil {
-		return fmt.Errorf("naming this server for leader election: %w", err)
+		return err
 	}
-	id := hostname + "_" + string(uuid.NewUUID())
 	set := controllerSet{server: s, loopback: loopback, authz: authz, services: services}
 	everyServer := map[string][]controllerDef{}
 	leased := map[string][]controllerDef{}
@@ -311,4 +314,26 @@ func (c controllerSet) electionConfig(lease, id string, defs []controllerDef) (*
 			OnStoppedLeading: func() { klog.InfoS("Stopped leading; controllers stopped", "lease", lease) },
 		},
 	}, nil
+}
+
+// leaderIdentity names this server in leader election: the hostname and an
+// ID kept in the data dir. Being stable across restarts, it lets a server
+// that restarts without having released its leases (it crashed, say) renew
+// them at once instead of waiting them out; two servers never share a data
+// dir, so never an ID.
+func (s *Server) leaderIdentity() (string, error) {
+	hostname, err := os.Hostname()
+	if err != nil {
+		return "", fmt.Errorf("naming this server for leader election: %w", err)
+	}
+	path := filepath.Join(s.cfg.DataDir, "server", "id")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		data = []byte(uuid.NewUUID())
+		err = writeFileAtomic(path, data, 0o644)
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading this server's ID: %w", err)
+	}
+	return hostname + "_" + strings.TrimSpace(string(data)), nil
 }

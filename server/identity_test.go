@@ -99,4 +99,21 @@ func TestControllerManagerLease(t *testing.T) {
 	if err != nil {
 		t.Error("the lease is not renewed by its holder")
 	}
+
+	// A restarted server is the same candidate, so it takes the lease back
+	// at once even if it was not released.
+	if err := s.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if client, err = s.Clientset(); err != nil {
+		t.Fatal(err)
+	}
+	err = wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		l, err := client.CoordinationV1().Leases("kube-system").Get(ctx, "kube-controller-manager", metav1.GetOptions{})
+		return err == nil && l.Spec.HolderIdentity != nil && *l.Spec.HolderIdentity == *first.Spec.HolderIdentity &&
+			l.Spec.RenewTime.After(first.Spec.RenewTime.Time), nil
+	})
+	if err != nil {
+		t.Error("the restarted server did not take its lease back within 10 s")
+	}
 }
