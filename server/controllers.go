@@ -22,6 +22,8 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
 
+	endpointscontroller "github.com/skiff-dev/skiff/controllers/endpoints"
+	endpointslicecontroller "github.com/skiff-dev/skiff/controllers/endpointslice"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
 	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
@@ -103,6 +105,28 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return a.Run, nil
+			},
+		},
+		{
+			name:  "endpoint-controller",
+			probe: authorizer.AttributesRecord{Verb: "update", Resource: "endpoints", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := endpointscontroller.NewForConfig(cc.config, cc.informers)
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, endpointscontroller.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  "endpointslice-controller",
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "discovery.k8s.io", Resource: "endpointslices", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := endpointslicecontroller.NewForConfig(cc.config, cc.informers)
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, endpointslicecontroller.DefaultWorkers) }, nil
 			},
 		},
 		{
