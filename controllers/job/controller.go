@@ -82,6 +82,8 @@ type Controller struct {
 	// finishedJobs are Jobs this controller marked finished whose update the
 	// cache has not shown yet.
 	finishedJobs sync.Map
+	// written holds a writtenVersion per Job key.
+	written sync.Map
 }
 
 // NewForConfig builds a Controller on its own client from config.
@@ -336,6 +338,7 @@ func (c *Controller) deleteJob(obj any) {
 	}
 	c.enqueue(job, 0)
 	c.finishedJobs.Delete(job.UID)
+	c.written.Delete(jobKey(job))
 	c.enqueueSelectorPods(job)
 	c.backoff.remove(jobKey(job))
 }

@@ -475,3 +475,27 @@ func TestRemainingBackoff(t *testing.T) {
 		}
 	}
 }
+
+func TestSyncWaitsForOwnStatusWrite(t *testing.T) {
+	tests := []struct {
+		name     string
+		cached   string
+		written  string
+		wantSkip bool
+	}{
+		{"cache behind the write", "5", "7", true},
+		{"cache caught up", "7", "7", false},
+		{"cache ahead", "9", "7", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			job := newJob(1, 1, func(j *batchv1.Job) { j.ResourceVersion = tc.cached })
+			f := newFixture(t, job)
+			f.c.written.Store("ns/pi", writtenVersion{uid: job.UID, resourceVersion: tc.written})
+			f.sync(t, job)
+			if skipped := len(f.client.Actions()) == 0; skipped != tc.wantSkip {
+				t.Errorf("skipped %v, want %v", skipped, tc.wantSkip)
+			}
+		})
+	}
+}

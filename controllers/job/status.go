@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/resourceversion"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/klog/v2"
 	"k8s.io/utils/ptr"
@@ -286,5 +287,37 @@ func (c *Controller) recordJobFinished(job *batchv1.Job, fc *batchv1.JobConditio
 }
 
 func (c *Controller) updateStatus(ctx context.Context, job *batchv1.Job) (*batchv1.Job, error) {
-	return c.client.BatchV1().Jobs(job.Namespace).UpdateStatus(ctx, job, metav1.UpdateOptions{})
+	updated, err := c.client.BatchV1().Jobs(job.Namespace).UpdateStatus(ctx, job, metav1.UpdateOptions{})
+	if err != nil {
+		return nil, err
+	}
+	c.written.Store(jobKey(updated), writtenVersion{uid: updated.UID, resourceVersion: updated.ResourceVersion})
+	return updated, nil
+}
+
+// writtenVersion is the last status this controller wrote for a Job.
+type writtenVersion struct {
+	uid             types.UID
+	resourceVersion string
+}
+
+// cacheBehindWrites says whether the cached Job is older than the status
+// this controller last wrote for it: a sync on it would recount pods
+// already counted. The informer's event for the write requeues the Job.
+func (c *Controller) cacheBehindWrites(job *batchv1.Job) bool {
+	v, ok := c.written.Load(jobKey(job))
+	if !ok {
+		return false
+	}
+	w := v.(writtenVersion)
+	if w.uid != job.UID {
+		c.written.Delete(jobKey(job))
+		return false
+	}
+	cmp, err := resourceversion.CompareResourceVersion(job.ResourceVersion, w.resourceVersion)
+	if err != nil || cmp >= 0 {
+		c.written.CompareAndDelete(jobKey(job), w)
+		return false
+	}
+	return true
 }

@@ -71,6 +71,10 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 		logger.V(2).Info("Skip syncing the job as it is managed by an external controller", "key", key, "uid", shared.UID, "controllerName", *m)
 		return nil
 	}
+	if c.cacheBehindWrites(shared) {
+		logger.V(4).Info("Skip syncing the job until the cache shows its last status update", "key", key)
+		return nil
+	}
 	job := shared.DeepCopy()
 	if isJobFinished(job) {
 		c.backoff.remove(key)
