@@ -348,6 +348,18 @@ func TestSyncFinishes(t *testing.T) {
 			wantSucceeded: 1, wantDeleted: 1,
 		},
 		{
+			name: "maxFailedIndexes exceeded",
+			job: newJob(4, 4, func(j *batchv1.Job) {
+				j.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
+				j.Spec.BackoffLimitPerIndex = ptr.To[int32](0)
+				j.Spec.MaxFailedIndexes = ptr.To[int32](0)
+			}),
+			pods: []*corev1.Pod{newPod(newJob(4, 4), "b", corev1.PodFailed, withIndex("1"), withExitCode(3)),
+				newPod(newJob(4, 4), "c", corev1.PodRunning, withIndex("2"))},
+			wantInterim: batchv1.JobFailureTarget, wantReason: "MaxFailedIndexesExceeded", wantMsg: "Job has exceeded the specified maximal number of failed indexes",
+			wantFailed: 2, wantDeleted: 1,
+		},
+		{
 			name: "failed indexes under backoffLimitPerIndex",
 			job: newJob(2, 2, func(j *batchv1.Job) {
 				j.Spec.CompletionMode = ptr.To(batchv1.IndexedCompletion)
@@ -391,6 +403,58 @@ func TestSyncFinishes(t *testing.T) {
 			}
 			if tc.wantEvent != "" && !slices.Contains(f.drainEvents(), tc.wantEvent) {
 				t.Errorf("no event %q", tc.wantEvent)
+			}
+		})
+	}
+}
+
+// A cache that has not shown the pods of the last sync must not make the
+// next sync create them again.
+func TestSyncExpectations(t *testing.T) {
+	job := newJob(3, 2)
+	f := newFixture(t, job)
+	f.sync(t, job)
+	f.sync(t, job)
+	if len(f.created) != 2 {
+		t.Fatalf("created %d pods over two syncs with a stale cache, want 2", len(f.created))
+	}
+	for range f.created {
+		f.c.expectations.creationObserved("ns/pi")
+	}
+	if !f.c.expectations.satisfied("ns/pi") {
+		t.Error("expectations not satisfied after observing every creation")
+	}
+}
+
+func TestPodFailurePolicy(t *testing.T) {
+	policy := &batchv1.PodFailurePolicy{Rules: []batchv1.PodFailurePolicyRule{
+		{Action: batchv1.PodFailurePolicyActionIgnore, OnPodConditions: []batchv1.PodFailurePolicyOnPodConditionsPattern{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}}},
+		{Action: batchv1.PodFailurePolicyActionFailJob, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{ContainerName: ptr.To("main"), Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{42}}},
+		{Action: batchv1.PodFailurePolicyActionCount, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: batchv1.PodFailurePolicyOnExitCodesOpNotIn, Values: []int32{0, 7}}},
+		{Action: batchv1.PodFailurePolicyActionFailIndex, OnExitCodes: &batchv1.PodFailurePolicyOnExitCodesRequirement{Operator: batchv1.PodFailurePolicyOnExitCodesOpIn, Values: []int32{7}}},
+	}}
+	disrupted := func(p *corev1.Pod) {
+		p.Status.Conditions = []corev1.PodCondition{{Type: corev1.DisruptionTarget, Status: corev1.ConditionTrue}}
+	}
+	tests := []struct {
+		name       string
+		pod        *corev1.Pod
+		wantMsg    string
+		wantCount  bool
+		wantAction batchv1.PodFailurePolicyAction
+	}{
+		{"disruption ignored", newPod(newJob(1, 1), "p", corev1.PodFailed, withExitCode(42), disrupted), "", false, batchv1.PodFailurePolicyActionIgnore},
+		{"exit code fails the job", newPod(newJob(1, 1), "p", corev1.PodFailed, withExitCode(42)),
+			"Container main for pod ns/p failed with exit code 42 matching FailJob rule at index 1", true, batchv1.PodFailurePolicyActionFailJob},
+		{"other exit codes count", newPod(newJob(1, 1), "p", corev1.PodFailed, withExitCode(3)), "", true, batchv1.PodFailurePolicyActionCount},
+		{"exit code fails the index", newPod(newJob(1, 1), "p", corev1.PodFailed, withExitCode(7)), "", true, batchv1.PodFailurePolicyActionFailIndex},
+		{"no rule matches", newPod(newJob(1, 1), "p", corev1.PodFailed), "", true, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			msg, count, action := matchPodFailurePolicy(policy, tc.pod)
+			if ptr.Deref(msg, "") != tc.wantMsg || count != tc.wantCount || (action == nil) != (tc.wantAction == "") || (action != nil && *action != tc.wantAction) {
+				t.Errorf("got %v %v %v", ptr.Deref(msg, ""), count, action)
 			}
 		})
 	}
