@@ -22,8 +22,10 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
 
+	cronjobcontroller "github.com/skiff-dev/skiff/controllers/cronjob"
 	endpointscontroller "github.com/skiff-dev/skiff/controllers/endpoints"
 	endpointslicecontroller "github.com/skiff-dev/skiff/controllers/endpointslice"
+	jobcontroller "github.com/skiff-dev/skiff/controllers/job"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
 	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
@@ -105,6 +107,28 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return a.Run, nil
+			},
+		},
+		{
+			name:  "cronjob-controller",
+			probe: authorizer.AttributesRecord{Verb: "create", APIGroup: "batch", Resource: "jobs", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := cronjobcontroller.NewForConfig(cc.config, cc.informers.Batch().V1().Jobs(), cc.informers.Batch().V1().CronJobs())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, cronjobcontroller.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  "job-controller",
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "batch", Resource: "jobs", Subresource: "status", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := jobcontroller.NewForConfig(cc.config, cc.informers.Core().V1().Pods(), cc.informers.Batch().V1().Jobs())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, jobcontroller.DefaultWorkers) }, nil
 			},
 		},
 		{
