@@ -23,6 +23,7 @@ import (
 	"k8s.io/klog/v2"
 
 	cronjobcontroller "github.com/skiff-dev/skiff/controllers/cronjob"
+	disruptioncontroller "github.com/skiff-dev/skiff/controllers/disruption"
 	endpointscontroller "github.com/skiff-dev/skiff/controllers/endpoints"
 	endpointslicecontroller "github.com/skiff-dev/skiff/controllers/endpointslice"
 	jobcontroller "github.com/skiff-dev/skiff/controllers/job"
@@ -129,6 +130,17 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, jobcontroller.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  "disruption-controller",
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "policy", Resource: "poddisruptionbudgets", Subresource: "status", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := disruptioncontroller.NewForConfig(cc.config, cc.informers)
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, disruptioncontroller.DefaultWorkers) }, nil
 			},
 		},
 		{
