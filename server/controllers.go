@@ -12,11 +12,13 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiff-dev/skiff/controllers/daemonset"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
 	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
 	sacontroller "github.com/skiff-dev/skiff/controllers/serviceaccount"
 	"github.com/skiff-dev/skiff/controllers/serviceaccounttoken"
+	"github.com/skiff-dev/skiff/controllers/statefulset"
 	"github.com/skiff-dev/skiff/controllers/tokencleaner"
 	"github.com/skiff-dev/skiff/registry/core/service"
 	"github.com/skiff-dev/skiff/server/rbac"
@@ -69,6 +71,18 @@ func controllerDefs() []controllerDef {
 			},
 		},
 		{
+			name:  daemonset.Name,
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "apps", Resource: "daemonsets", Subresource: "status", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := daemonset.NewForConfig(cc.config, cc.informers.Apps().V1().DaemonSets(), cc.informers.Apps().V1().ControllerRevisions(),
+					cc.informers.Core().V1().Pods(), cc.informers.Core().V1().Nodes())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, daemonset.DefaultWorkers) }, nil
+			},
+		},
+		{
 			name:  "namespace-controller",
 			probe: authorizer.AttributesRecord{Verb: "delete", Resource: "namespaces"},
 			build: func(cc controllerContext) (func(context.Context), error) {
@@ -117,6 +131,18 @@ func controllerDefs() []controllerDef {
 			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "networking.k8s.io", Resource: "servicecidrs", Subresource: "finalizers"},
 			build: func(cc controllerContext) (func(context.Context), error) {
 				return cc.services.ServiceCIDRController(cc.config)
+			},
+		},
+		{
+			name:  statefulset.Name,
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "apps", Resource: "statefulsets", Subresource: "status", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := statefulset.NewForConfig(cc.config, cc.informers.Core().V1().Pods(), cc.informers.Apps().V1().StatefulSets(),
+					cc.informers.Core().V1().PersistentVolumeClaims(), cc.informers.Apps().V1().ControllerRevisions())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, statefulset.DefaultWorkers) }, nil
 			},
 		},
 		{
