@@ -37,8 +37,8 @@ func clientFor(t *testing.T) kubernetes.Interface {
 	return c
 }
 
-// createNodes creates Ready nodes named <prefix>-<name> labeled with
-// group=prefix and extra labels, deleted when the test ends.
+// createNode creates a Ready node labeled group=group with exactly taints,
+// deleted when the test ends.
 func createNode(t *testing.T, client kubernetes.Interface, name, group string, taints ...corev1.Taint) *corev1.Node {
 	t.Helper()
 	node := &corev1.Node{
@@ -50,8 +50,15 @@ func createNode(t *testing.T, client kubernetes.Interface, name, group string, t
 		t.Fatalf("creating node %s: %v", name, err)
 	}
 	created.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-	if _, err := client.CoreV1().Nodes().UpdateStatus(t.Context(), created, metav1.UpdateOptions{}); err != nil {
+	ready, err := client.CoreV1().Nodes().UpdateStatus(t.Context(), created, metav1.UpdateOptions{})
+	if err != nil {
 		t.Fatalf("marking node %s ready: %v", name, err)
+	}
+	// Admission taints new nodes not-ready; the node lifecycle controller
+	// lifts that taint from a Ready node.
+	ready.Spec.Taints = taints
+	if created, err = client.CoreV1().Nodes().Update(t.Context(), ready, metav1.UpdateOptions{}); err != nil {
+		t.Fatalf("lifting the not-ready taint of node %s: %v", name, err)
 	}
 	t.Cleanup(func() {
 		_ = client.CoreV1().Nodes().Delete(context.Background(), name, metav1.DeleteOptions{})
@@ -128,7 +135,8 @@ func waitFor(t *testing.T, what string, cond func() (bool, error)) {
 		return ok, nil
 	})
 	if err != nil {
-		t.Fatalf("waiting for %s: %v (last error: %v)", what, err, lastErr)
+		out, _, _ := server.Kubectl(t, "get", "events,controllerrevisions,daemonsets,pods,nodes", "-A", "-o", "wide")
+		t.Fatalf("waiting for %s: %v (last error: %v)\n%s", what, err, lastErr, out)
 	}
 }
 
@@ -246,8 +254,9 @@ func TestPlacement(t *testing.T) {
 		server.Kubectl(t, "rollout", "status", "-n", ns, "daemonset/plain", "--timeout=20s")
 	})
 
+	parent := t
 	t.Run("node added", func(t *testing.T) {
-		createNode(t, client, "place-late", group)
+		createNode(parent, client, "place-late", group)
 		waitForPodsOn(t, client, ns, "plain", "place-a", "place-b", "place-cordoned", "place-late")
 	})
 
