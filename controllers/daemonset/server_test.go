@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	extensionsv1beta1 "k8s.io/api/extensions/v1beta1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -218,6 +219,9 @@ func TestPlacement(t *testing.T) {
 		if ref == nil || ref.Kind != "DaemonSet" || ref.UID != ds.UID || !ptr.Deref(ref.BlockOwnerDeletion, false) {
 			t.Errorf("controller ref = %+v", ref)
 		}
+		if pod.Labels[extensionsv1beta1.DaemonSetTemplateGenerationKey] != "1" {
+			t.Errorf("labels %v lack %s=1", pod.Labels, extensionsv1beta1.DaemonSetTemplateGenerationKey)
+		}
 		if pod.Labels[appsv1.DefaultDaemonSetUniqueLabelKey] == "" {
 			t.Errorf("labels %v lack %s", pod.Labels, appsv1.DefaultDaemonSetUniqueLabelKey)
 		}
@@ -234,6 +238,10 @@ func TestPlacement(t *testing.T) {
 		if len(wantTolerations) > 0 {
 			t.Errorf("tolerations %v lack %v", pod.Spec.Tolerations, wantTolerations)
 		}
+	})
+
+	t.Run("events", func(t *testing.T) {
+		waitForEvent(t, client, ns, "plain", "SuccessfulCreate", "Created pod: "+pods["place-a"][0].Name)
 	})
 
 	t.Run("status", func(t *testing.T) {
@@ -420,4 +428,22 @@ func TestOnDelete(t *testing.T) {
 	if got["ondel-b"][0].UID != before["ondel-b"][0].UID {
 		t.Errorf("pod on ondel-b replaced")
 	}
+}
+
+// waitForEvent waits for an event on the object named about with reason and
+// message, as kubectl describe shows them.
+func waitForEvent(t *testing.T, client kubernetes.Interface, ns, about, reason, message string) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("event %s %q", reason, message), func() (bool, error) {
+		events, err := client.CoreV1().Events(ns).List(t.Context(), metav1.ListOptions{FieldSelector: "involvedObject.name=" + about})
+		if err != nil {
+			return false, err
+		}
+		for _, e := range events.Items {
+			if e.Reason == reason && e.Message == message && e.Source.Component == "daemonset-controller" {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("%d events", len(events.Items))
+	})
 }

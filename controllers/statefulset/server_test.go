@@ -126,7 +126,7 @@ func markReady(t *testing.T, client kubernetes.Interface, ns, name string) {
 	}
 }
 
-// markPending gives a created pod the Pending phase a kubelet would report.
+// markAllReady marks every live pod of the set ready that is not yet.
 func markAllReady(t *testing.T, client kubernetes.Interface, ns, app string) {
 	t.Helper()
 	for name, p := range livePods(t, client, ns, app) {
@@ -201,6 +201,8 @@ func TestOrderedReady(t *testing.T) {
 		})
 		markReady(t, client, ns, pod.Name)
 	}
+	waitForEvent(t, client, ns, "web", "SuccessfulCreate", "Create Pod web-0 in StatefulSet web successful")
+	waitForEvent(t, client, ns, "web", "SuccessfulCreate", "Create Claim data-web-0 Pod web-0 in StatefulSet web success")
 
 	waitFor(t, "status", func() (bool, error) {
 		got, err := client.AppsV1().StatefulSets(ns).Get(t.Context(), "web", metav1.GetOptions{})
@@ -402,4 +404,22 @@ func TestClaimRetentionDeleteOnScaleDown(t *testing.T) {
 	if ref := metav1.GetControllerOf(pvc0); ref != nil {
 		t.Errorf("claim of a kept pod is owned by %+v", ref)
 	}
+}
+
+// waitForEvent waits for an event on the object named about with reason and
+// message, as kubectl describe shows them.
+func waitForEvent(t *testing.T, client kubernetes.Interface, ns, about, reason, message string) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("event %s %q", reason, message), func() (bool, error) {
+		events, err := client.CoreV1().Events(ns).List(t.Context(), metav1.ListOptions{FieldSelector: "involvedObject.name=" + about})
+		if err != nil {
+			return false, err
+		}
+		for _, e := range events.Items {
+			if e.Reason == reason && e.Message == message && e.Source.Component == "statefulset-controller" {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("%d events", len(events.Items))
+	})
 }
