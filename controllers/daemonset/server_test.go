@@ -447,3 +447,50 @@ func waitForEvent(t *testing.T, client kubernetes.Interface, ns, about, reason, 
 		return false, fmt.Errorf("%d events", len(events.Items))
 	})
 }
+
+func TestSurge(t *testing.T) {
+	client := clientFor(t)
+	ns := testserver.Namespace(t, client)
+	group := "surge"
+	createNode(t, client, "surge-a", group)
+	createNode(t, client, "surge-b", group)
+	ds := newDaemonSet("surge", group)
+	ds.Spec.UpdateStrategy = appsv1.DaemonSetUpdateStrategy{Type: appsv1.RollingUpdateDaemonSetStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDaemonSet{MaxUnavailable: ptr.To(intstr.FromInt32(0)), MaxSurge: ptr.To(intstr.FromInt32(1))}}
+	if _, err := client.AppsV1().DaemonSets(ns).Create(t.Context(), ds, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	before := waitForPodsOn(t, client, ns, "surge", "surge-a", "surge-b")
+	oldHash := before["surge-a"][0].Labels[appsv1.DefaultDaemonSetUniqueLabelKey]
+	markAllReady(t, client, ns, "surge")
+	if _, _, err := server.Kubectl(t, "set", "image", "-n", ns, "daemonset/surge", "c=registry.k8s.io/pause:3.9"); err != nil {
+		t.Fatal(err)
+	}
+	// One node at a time gets a new pod next to its old one, which stays
+	// until the new one is available.
+	var surged string
+	waitFor(t, "a surge pod", func() (bool, error) {
+		pods := daemonPods(t, client, ns, "surge")
+		for node, ps := range pods {
+			if len(ps) == 2 {
+				surged = node
+			}
+		}
+		return surged != "" && len(pods["surge-a"])+len(pods["surge-b"]) == 3, fmt.Errorf("pods %v", pods)
+	})
+	time.Sleep(time.Second)
+	pods := daemonPods(t, client, ns, "surge")
+	if n := len(pods["surge-a"]) + len(pods["surge-b"]); n != 3 {
+		t.Fatalf("%d pods while the surge pod is unready, want 3", n)
+	}
+	waitFor(t, "every node updated", func() (bool, error) {
+		markAllReady(t, client, ns, "surge")
+		pods := daemonPods(t, client, ns, "surge")
+		for _, ps := range pods {
+			if len(ps) != 1 || ps[0].Labels[appsv1.DefaultDaemonSetUniqueLabelKey] == oldHash {
+				return false, fmt.Errorf("pods %v", pods)
+			}
+		}
+		return len(pods) == 2, nil
+	})
+}
