@@ -23,6 +23,7 @@ import (
 	"k8s.io/klog/v2"
 
 	cronjobcontroller "github.com/skiff-dev/skiff/controllers/cronjob"
+	"github.com/skiff-dev/skiff/controllers/daemonset"
 	disruptioncontroller "github.com/skiff-dev/skiff/controllers/disruption"
 	endpointscontroller "github.com/skiff-dev/skiff/controllers/endpoints"
 	endpointslicecontroller "github.com/skiff-dev/skiff/controllers/endpointslice"
@@ -32,6 +33,7 @@ import (
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
 	sacontroller "github.com/skiff-dev/skiff/controllers/serviceaccount"
 	"github.com/skiff-dev/skiff/controllers/serviceaccounttoken"
+	"github.com/skiff-dev/skiff/controllers/statefulset"
 	"github.com/skiff-dev/skiff/controllers/tokencleaner"
 	"github.com/skiff-dev/skiff/registry/core/service"
 	"github.com/skiff-dev/skiff/server/rbac"
@@ -133,6 +135,18 @@ func controllerDefs() []controllerDef {
 			},
 		},
 		{
+			name:  daemonset.Name,
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "apps", Resource: "daemonsets", Subresource: "status", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := daemonset.NewForConfig(cc.config, cc.informers.Apps().V1().DaemonSets(), cc.informers.Apps().V1().ControllerRevisions(),
+					cc.informers.Core().V1().Pods(), cc.informers.Core().V1().Nodes())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, daemonset.DefaultWorkers) }, nil
+			},
+		},
+		{
 			name:  "disruption-controller",
 			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "policy", Resource: "poddisruptionbudgets", Subresource: "status", Namespace: metav1.NamespaceDefault},
 			build: func(cc controllerContext) (func(context.Context), error) {
@@ -214,6 +228,18 @@ func controllerDefs() []controllerDef {
 			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "networking.k8s.io", Resource: "servicecidrs", Subresource: "finalizers"},
 			build: func(cc controllerContext) (func(context.Context), error) {
 				return cc.services.ServiceCIDRController(cc.config)
+			},
+		},
+		{
+			name:  statefulset.Name,
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "apps", Resource: "statefulsets", Subresource: "status", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := statefulset.NewForConfig(cc.config, cc.informers.Core().V1().Pods(), cc.informers.Apps().V1().StatefulSets(),
+					cc.informers.Core().V1().PersistentVolumeClaims(), cc.informers.Apps().V1().ControllerRevisions())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, statefulset.DefaultWorkers) }, nil
 			},
 		},
 		{
