@@ -7,11 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -310,8 +312,17 @@ func (s *Server) addControllers(srv *genericapiserver.GenericAPIServer, loopback
 		for _, r := range runs {
 			runController(hc, authz, r.def, r.run)
 		}
-		for _, cfg := range electors {
+		for lease, cfg := range electors {
 			go func() {
+				// Stand once the holder may read its lease (the default
+				// policy is in place), not into a burst of 403s.
+				holder := leaseHolders[lease]
+				probe := authorizer.AttributesRecord{Verb: "get", APIGroup: "coordination.k8s.io", Resource: "leases", Namespace: metav1.NamespaceSystem, Name: lease,
+					ResourceRequest: true, User: &user.DefaultInfo{Name: holder.user, Groups: append(slices.Clone(holder.groups), user.AllAuthenticated)}}
+				_ = wait.PollUntilContextTimeout(hc, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
+					decision, _, _ := authz.Authorize(ctx, probe)
+					return decision == authorizer.DecisionAllow, nil
+				})
 				// A lost lease ends Run; stand again until the server stops.
 				for hc.Err() == nil {
 					leaderelection.RunOrDie(hc, *cfg)
