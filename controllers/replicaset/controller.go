@@ -72,6 +72,9 @@ type owners struct {
 	// terminatingReplicas: whether status.terminatingReplicas is kept;
 	// ReplicationControllers have no such field.
 	terminatingReplicas bool
+	// consistent: whether syncs wait for the informers to have seen the
+	// controller's own writes; upstream does so for ReplicaSets only.
+	consistent bool
 }
 
 // Controller keeps the replicas of one kind of replica controller.
@@ -84,6 +87,7 @@ type Controller struct {
 	podControl  podControl
 	broadcaster record.EventBroadcaster
 	expect      *expectations
+	consistency *consistency
 	burst       int
 	queue       workqueue.TypedRateLimitingInterface[string]
 	synced      []cache.InformerSynced
@@ -105,6 +109,14 @@ func newController(name, queueName string, o owners, pods coreinformers.PodInfor
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: queueName}),
 		now: time.Now,
+	}
+	if o.consistent {
+		c.consistency = newConsistency(map[string]cache.Store{"pods": pods.Informer().GetStore(), "replicasets.apps": o.informer.GetStore()})
+		c.podControl.onWrite = func(pod *corev1.Pod) {
+			if ref := metav1.GetControllerOfNoCopy(pod); ref != nil {
+				c.consistency.wroteAt(pod.Namespace+"/"+ref.Name, ref.UID, "pods", pod.ResourceVersion)
+			}
+		}
 	}
 	if err := AddPodControllerIndexer(pods.Informer()); err != nil {
 		return nil, err
@@ -169,6 +181,7 @@ func (c *Controller) deleteOwner(obj any) {
 		return
 	}
 	// A new object under the same name starts without expectations.
+	c.consistency.clear(key(rs), rs.UID)
 	c.expect.delete(key(rs))
 	c.queue.Add(key(rs))
 }
@@ -296,8 +309,12 @@ func (c *Controller) Sync(ctx context.Context, k string) error {
 	if err != nil {
 		return err
 	}
+	if err := c.consistency.ensureReady(k); err != nil {
+		return err
+	}
 	rs, err := c.owners.get(namespace, name)
 	if apierrors.IsNotFound(err) {
+		c.consistency.clear(k, "")
 		c.expect.delete(k)
 		return nil
 	}
@@ -356,6 +373,7 @@ func (c *Controller) Sync(ctx context.Context, k string) error {
 	if err != nil {
 		return err
 	}
+	c.consistency.wroteAt(k, rs.UID, "replicasets.apps", updated.ResourceVersion)
 	if manageErr != nil {
 		return manageErr
 	}

@@ -9,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
 )
 
 type podOpt func(*corev1.Pod)
@@ -131,5 +132,32 @@ func TestExpectations(t *testing.T) {
 	e.now = func() time.Time { return time.Now().Add(expectationsTimeout + time.Second) }
 	if !e.satisfied("a") {
 		t.Fatal("expired expectations not satisfied")
+	}
+}
+
+func TestConsistency(t *testing.T) {
+	read := "10"
+	store := &cache.FakeCustomStore{LastStoreSyncResourceVersionFunc: func() string { return read }}
+	c := newConsistency(map[string]cache.Store{"pods": store})
+	if err := c.ensureReady("ns/rs"); err != nil {
+		t.Fatalf("no writes: %v", err)
+	}
+	c.wroteAt("ns/rs", "uid", "pods", "12")
+	c.wroteAt("ns/rs", "uid", "pods", "11") // older writes do not lower the mark
+	if err := c.ensureReady("ns/rs"); err == nil {
+		t.Fatal("ready with the cache at 10 behind a write at 12")
+	}
+	read = "12"
+	if err := c.ensureReady("ns/rs"); err != nil {
+		t.Fatalf("cache caught up: %v", err)
+	}
+	c.wroteAt("ns/rs", "uid", "pods", "20")
+	c.clear("ns/rs", "other-uid")
+	if err := c.ensureReady("ns/rs"); err == nil {
+		t.Fatal("clear of another object's writes cleared these")
+	}
+	c.clear("ns/rs", "uid")
+	if err := c.ensureReady("ns/rs"); err != nil {
+		t.Fatalf("after clear: %v", err)
 	}
 }

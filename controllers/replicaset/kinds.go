@@ -48,6 +48,7 @@ func New(client kubernetes.Interface, rsInformer appsinformers.ReplicaSetInforme
 		},
 		eventObject:         func(rs *appsv1.ReplicaSet) runtime.Object { return rs },
 		terminatingReplicas: true,
+		consistent:          true,
 	}
 	return newController("replicaset-controller", "replicaset", o, pods, client)
 }

@@ -40,6 +40,8 @@ const PodDeletionCostAnnotation = "controller.kubernetes.io/pod-deletion-cost"
 type podControl struct {
 	client   kubernetes.Interface
 	recorder record.EventRecorder
+	// onWrite, if set, sees every pod the control created or patched.
+	onWrite func(*corev1.Pod)
 }
 
 // podFromTemplate is the pod a controller creates: the template's labels,
@@ -87,6 +89,9 @@ func (pc podControl) createPod(ctx context.Context, namespace string, template *
 		}
 		return err
 	}
+	if pc.onWrite != nil {
+		pc.onWrite(created)
+	}
 	klog.FromContext(ctx).V(4).Info("Controller created pod", "controller", ownerName, "pod", klog.KObj(created))
 	pc.recorder.Eventf(owner, corev1.EventTypeNormal, SuccessfulCreatePodReason, "Created pod: %v", created.Name)
 	return nil
@@ -106,7 +111,10 @@ func (pc podControl) deletePod(ctx context.Context, namespace, name string, owne
 }
 
 func (pc podControl) patchPod(ctx context.Context, namespace, name string, patch []byte) error {
-	_, err := pc.client.CoreV1().Pods(namespace).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+	pod, err := pc.client.CoreV1().Pods(namespace).Patch(ctx, name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
+	if err == nil && pc.onWrite != nil {
+		pc.onWrite(pod)
+	}
 	return err
 }
 

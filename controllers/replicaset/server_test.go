@@ -322,11 +322,12 @@ func TestReplicaSetMinReadySeconds(t *testing.T) {
 		t.Fatal(err)
 	}
 	pods := waitForPods(t, ns, "slow", 1)
+	// The ready condition's time is stored in whole seconds.
+	readyAt := time.Now().Truncate(time.Second)
 	markReady(t, &pods[0])
-	readyAt := time.Now()
 	waitForRSStatus(t, ns, "slow", func(s appsv1.ReplicaSetStatus) bool { return s.ReadyReplicas == 1 && s.AvailableReplicas == 0 })
 	waitForRSStatus(t, ns, "slow", func(s appsv1.ReplicaSetStatus) bool { return s.AvailableReplicas == 1 })
-	if d := time.Since(readyAt); d < 1500*time.Millisecond {
+	if d := time.Since(readyAt); d < 2*time.Second {
 		t.Errorf("available after %s, before minReadySeconds", d)
 	}
 }
