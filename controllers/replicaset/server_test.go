@@ -309,6 +309,9 @@ func TestReplicaSetAdoptsOrphans(t *testing.T) {
 	if !found {
 		t.Fatalf("the orphan was not kept: %v", pods)
 	}
+	poll(t, "SuccessfulCreate event", func(ctx context.Context) (bool, error) {
+		return len(events(t, ns, "adopt", "SuccessfulCreate")) > 0, nil
+	})
 	if n := len(events(t, ns, "adopt", "SuccessfulCreate")); n != 1 {
 		t.Errorf("%d pods created, want 1 besides the adopted orphan", n)
 	}
