@@ -505,3 +505,44 @@ func TestProgressDeadlineExceeded(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestProportionalScaling scales a deployment in the middle of a stuck
+// rollout: the replicas added are spread over the old and the new
+// ReplicaSet in proportion to their size, as upstream does.
+func TestProportionalScaling(t *testing.T) {
+	t.Parallel()
+	ns := namespace(t)
+	d := newDeployment("prop", 10, "nginx:1")
+	surge, unavailable := intstr.FromInt32(3), intstr.FromInt32(2)
+	d.Spec.Strategy = appsv1.DeploymentStrategy{Type: appsv1.RollingUpdateDeploymentStrategyType,
+		RollingUpdate: &appsv1.RollingUpdateDeployment{MaxSurge: &surge, MaxUnavailable: &unavailable}}
+	if _, err := cluster.client.AppsV1().Deployments(ns).Create(t.Context(), d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	stop := kubelet(t, ns, "prop")
+	kubectl(t, ns, "rollout", "status", "deployment/prop", "--timeout=60s")
+	stop()
+	old := newRSOf(t, ns, getDeployment(t, ns, "prop"))
+	// The new pods never get ready: the rollout stops at 8 old and 5 new.
+	kubectl(t, ns, "set", "image", "deployment/prop", "app=nginx:2")
+	cur := newRSOf(t, ns, getDeployment(t, ns, "prop"))
+	sizes := func(wantOld, wantNew int32) {
+		t.Helper()
+		poll(t, fmt.Sprintf("replica sets at %d old and %d new", wantOld, wantNew), func(ctx context.Context) (bool, error) {
+			o, err := cluster.client.AppsV1().ReplicaSets(ns).Get(ctx, old.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			n, err := cluster.client.AppsV1().ReplicaSets(ns).Get(ctx, cur.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			return *o.Spec.Replicas == wantOld && *n.Spec.Replicas == wantNew, nil
+		})
+	}
+	sizes(8, 5)
+	kubectl(t, ns, "scale", "deployment/prop", "--replicas=20")
+	sizes(14, 9)
+	waitForEvent(t, ns, "prop", "ScalingReplicaSet", fmt.Sprintf("Scaled up replica set %s from 8 to 14", old.Name))
+	waitForEvent(t, ns, "prop", "ScalingReplicaSet", fmt.Sprintf("Scaled up replica set %s from 5 to 9", cur.Name))
+}

@@ -421,9 +421,9 @@ func TestReplicationController(t *testing.T) {
 	}
 	waitForPods(t, ns, "rc", 1)
 	waitRC(func(s corev1.ReplicationControllerStatus) bool { return s.Replicas == 1 })
-	if len(events(t, ns, "rc", "SuccessfulDelete")) == 0 {
-		t.Error("no SuccessfulDelete event on the replication controller")
-	}
+	poll(t, "SuccessfulDelete event on the replication controller", func(ctx context.Context) (bool, error) {
+		return len(events(t, ns, "rc", "SuccessfulDelete")) > 0, nil
+	})
 	if _, err := c.CoreV1().ReplicationControllers(ns).Get(ctx, "rc", metav1.GetOptions{}); apierrors.IsNotFound(err) {
 		t.Fatal("replication controller gone")
 	}
