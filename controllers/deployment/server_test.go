@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -546,3 +547,28 @@ func TestProportionalScaling(t *testing.T) {
 	waitForEvent(t, ns, "prop", "ScalingReplicaSet", fmt.Sprintf("Scaled up replica set %s from 8 to 14", old.Name))
 	waitForEvent(t, ns, "prop", "ScalingReplicaSet", fmt.Sprintf("Scaled up replica set %s from 5 to 9", cur.Name))
 }
+
+// TestReplicaFailure shows a ReplicaSet's failure to create pods on its
+// deployment, as upstream surfaces quota errors.
+func TestReplicaFailure(t *testing.T) {
+	t.Parallel()
+	ns := namespace(t)
+	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "pods"},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{corev1.ResourcePods: resourceQuantity("1")}}}
+	if _, err := cluster.client.CoreV1().ResourceQuotas(ns).Create(t.Context(), quota, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, "quota status", func(ctx context.Context) (bool, error) {
+		q, err := cluster.client.CoreV1().ResourceQuotas(ns).Get(ctx, "pods", metav1.GetOptions{})
+		return err == nil && q.Status.Hard != nil, nil
+	})
+	if _, err := cluster.client.AppsV1().Deployments(ns).Create(t.Context(), newDeployment("capped", 2, "nginx:1"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cond := waitForCondition(t, ns, "capped", appsv1.DeploymentReplicaFailure, corev1.ConditionTrue, "FailedCreate")
+	if !strings.Contains(cond.Message, "exceeded quota: pods") {
+		t.Errorf("ReplicaFailure message %q", cond.Message)
+	}
+}
+
+func resourceQuantity(s string) resource.Quantity { return resource.MustParse(s) }
