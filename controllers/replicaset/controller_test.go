@@ -161,3 +161,19 @@ func TestConsistency(t *testing.T) {
 		t.Fatalf("after clear: %v", err)
 	}
 }
+
+func TestPodFromTemplate(t *testing.T) {
+	tmpl := &corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "b"}, Annotations: map[string]string{"x": "y"}, Finalizers: []string{"f"}}}
+	ref := metav1.NewControllerRef(&metav1.ObjectMeta{Name: "web", UID: "u"}, corev1.SchemeGroupVersion.WithKind("ReplicationController"))
+	pod := podFromTemplate(tmpl, "web", ref)
+	if pod.GenerateName != "web-" || pod.Labels["a"] != "b" || pod.Annotations["x"] != "y" || len(pod.Finalizers) != 1 || len(pod.OwnerReferences) != 1 {
+		t.Errorf("pod %+v", pod.ObjectMeta)
+	}
+	tmpl.Labels["c"] = "d"
+	if _, ok := pod.Labels["c"]; ok {
+		t.Error("pod shares the template's labels")
+	}
+	if got := podFromTemplate(tmpl, "Web_", nil).GenerateName; got != "Web_" {
+		t.Errorf("an invalid name keeps no dash: %q", got)
+	}
+}

@@ -48,10 +48,11 @@ type podControl struct {
 // annotations, finalizers and spec, named after the controller and owned by
 // it.
 func podFromTemplate(template *corev1.PodTemplateSpec, ownerName string, ref *metav1.OwnerReference) *corev1.Pod {
-	// The dash makes names prettier, unless the prefix would then be too
-	// long (a generated name's trailing dash is checked as a letter).
+	// The dash makes names prettier, unless the prefix would then be
+	// invalid; as upstream, a prefix's trailing dash and the character
+	// before it are checked as one letter.
 	prefix := ownerName + "-"
-	if len(validation.IsDNS1123Subdomain(ownerName+"a")) != 0 {
+	if ownerName == "" || len(validation.IsDNS1123Subdomain(ownerName[:len(ownerName)-1]+"a")) != 0 {
 		prefix = ownerName
 	}
 	pod := &corev1.Pod{
