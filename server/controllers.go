@@ -26,11 +26,13 @@ import (
 
 	cronjobcontroller "github.com/skiff-dev/skiff/controllers/cronjob"
 	"github.com/skiff-dev/skiff/controllers/daemonset"
+	"github.com/skiff-dev/skiff/controllers/deployment"
 	disruptioncontroller "github.com/skiff-dev/skiff/controllers/disruption"
 	endpointscontroller "github.com/skiff-dev/skiff/controllers/endpoints"
 	endpointslicecontroller "github.com/skiff-dev/skiff/controllers/endpointslice"
 	jobcontroller "github.com/skiff-dev/skiff/controllers/job"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
+	"github.com/skiff-dev/skiff/controllers/replicaset"
 	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
 	sacontroller "github.com/skiff-dev/skiff/controllers/serviceaccount"
@@ -182,6 +184,17 @@ func controllerDefs() []controllerDef {
 			},
 		},
 		{
+			name:  "deployment-controller",
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "apps", Resource: "deployments", Subresource: "status", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := deployment.NewForConfig(cc.config, cc.informers.Apps().V1().Deployments(), cc.informers.Apps().V1().ReplicaSets(), cc.informers.Core().V1().Pods())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, deployment.DefaultWorkers) }, nil
+			},
+		},
+		{
 			name:  "namespace-controller",
 			probe: authorizer.AttributesRecord{Verb: "delete", Resource: "namespaces"},
 			build: func(cc controllerContext) (func(context.Context), error) {
@@ -190,6 +203,28 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, nscontroller.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  "replicaset-controller",
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "apps", Resource: "replicasets", Subresource: "status", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := replicaset.NewForConfig(cc.config, cc.informers.Apps().V1().ReplicaSets(), cc.informers.Core().V1().Pods())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, replicaset.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  "replication-controller",
+			probe: authorizer.AttributesRecord{Verb: "update", Resource: "replicationcontrollers", Subresource: "status", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := replicaset.NewReplicationManagerForConfig(cc.config, cc.informers.Core().V1().ReplicationControllers(), cc.informers.Core().V1().Pods())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, replicaset.DefaultWorkers) }, nil
 			},
 		},
 		{
