@@ -300,7 +300,18 @@ func TestReplicaSetAdoptsOrphans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pods := waitForPods(t, ns, "adopt", 2)
+	waitForPods(t, ns, "adopt", 2)
+	// Adoption is a patch of its own, which may land after the new pod.
+	var pods []corev1.Pod
+	poll(t, "both pods owned by the ReplicaSet", func(ctx context.Context) (bool, error) {
+		pods = activePods(t, ns, "adopt")
+		for _, p := range pods {
+			if ref := metav1.GetControllerOf(&p); ref == nil || ref.UID != rs.UID {
+				return false, nil
+			}
+		}
+		return len(pods) == 2, nil
+	})
 	found := false
 	for i := range pods {
 		checkControllerRef(t, &pods[i], "ReplicaSet", "adopt", rs.UID)
