@@ -99,8 +99,8 @@ func DefaultConfig() Config {
 // Option changes how New builds the controller.
 type Option func(*Controller)
 
-// WithClock makes the controller tell time by clk.
-func WithClock(clk clock.PassiveClock) Option { return func(c *Controller) { c.clock = clk } }
+// WithClock makes the controller tell time, and pace its tainting, by clk.
+func WithClock(clk clock.Clock) Option { return func(c *Controller) { c.clock = clk } }
 
 // zoneState is a zone's disruption state.
 type zoneState string
@@ -175,7 +175,7 @@ type Controller struct {
 	client      kubernetes.Interface
 	broadcaster record.EventBroadcaster
 	recorder    record.EventRecorder
-	clock       clock.PassiveClock
+	clock       clock.Clock
 
 	nodes      corelisters.NodeLister
 	leases     coordlisters.LeaseLister
@@ -425,7 +425,7 @@ func (c *Controller) doNoExecuteTaintingPass(ctx context.Context) {
 	c.zoneMu.Unlock()
 	logger := klog.FromContext(ctx)
 	for _, q := range queues {
-		q.try(c.clock.Now, func(name string) (bool, time.Duration) {
+		q.try(func(name string) (bool, time.Duration) {
 			node, err := c.nodes.Get(name)
 			if apierrors.IsNotFound(err) {
 				logger.Info("Node no longer present in nodeLister", "node", klog.KRef("", name))
@@ -784,7 +784,7 @@ func (c *Controller) handleDisruption(ctx context.Context, zoneConditions map[st
 func (c *Controller) queueFor(zone string) *zoneQueue {
 	q, ok := c.zoneQueues[zone]
 	if !ok {
-		q = newZoneQueue(c.cfg.EvictionRate)
+		q = newZoneQueue(c.cfg.EvictionRate, c.clock)
 		c.zoneQueues[zone] = q
 	}
 	return q
@@ -857,7 +857,7 @@ func (c *Controller) addZone(logger klog.Logger, node *corev1.Node) {
 	if _, ok := c.zoneStates[zone]; !ok {
 		logger.Info("Initializing eviction metric for zone", "zone", zone)
 		c.zoneStates[zone] = stateInitial
-		c.zoneQueues[zone] = newZoneQueue(c.cfg.EvictionRate)
+		c.zoneQueues[zone] = newZoneQueue(c.cfg.EvictionRate, c.clock)
 	}
 }
 

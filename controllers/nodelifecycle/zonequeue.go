@@ -26,6 +26,7 @@ type zoneQueue struct {
 
 	limiterMu sync.Mutex
 	limiter   flowcontrol.RateLimiter
+	clock     flowcontrol.Clock
 }
 
 type queuedNode struct {
@@ -33,15 +34,15 @@ type queuedNode struct {
 	processAt time.Time
 }
 
-func newZoneQueue(qps float32) *zoneQueue {
-	return &zoneQueue{members: map[string]bool{}, limiter: newLimiter(qps)}
+func newZoneQueue(qps float32, clk flowcontrol.Clock) *zoneQueue {
+	return &zoneQueue{members: map[string]bool{}, limiter: newLimiter(qps, clk), clock: clk}
 }
 
-func newLimiter(qps float32) flowcontrol.RateLimiter {
+func newLimiter(qps float32, clk flowcontrol.Clock) flowcontrol.RateLimiter {
 	if qps <= 0 {
 		return flowcontrol.NewFakeNeverRateLimiter()
 	}
-	return flowcontrol.NewTokenBucketRateLimiter(qps, evictionRateLimiterBurst)
+	return flowcontrol.NewTokenBucketRateLimiterWithClock(qps, evictionRateLimiterBurst, clk)
 }
 
 // add queues name unless it is queued or was taken and not removed since.
@@ -99,14 +100,14 @@ func (q *zoneQueue) done(n queuedNode, retryAt *time.Time) {
 
 // try works the due nodes while the limiter lets it; fn reports success,
 // or failure and how long to wait before the retry.
-func (q *zoneQueue) try(now func() time.Time, fn func(name string) (bool, time.Duration)) {
+func (q *zoneQueue) try(fn func(name string) (bool, time.Duration)) {
 	q.limiterMu.Lock()
 	defer q.limiterMu.Unlock()
 	for n, ok := q.head(); ok; n, ok = q.head() {
 		if !q.limiter.TryAccept() {
 			return
 		}
-		t := now()
+		t := q.clock.Now()
 		if t.Before(n.processAt) {
 			return
 		}
@@ -127,7 +128,7 @@ func (q *zoneQueue) swapLimiter(qps float32) {
 	if q.limiter.QPS() == qps {
 		return
 	}
-	l := newLimiter(qps)
+	l := newLimiter(qps, q.clock)
 	if qps > 0 && !q.limiter.TryAccept() {
 		l.TryAccept()
 	}
