@@ -360,3 +360,53 @@ func TestPartialDisruptionPace(t *testing.T) {
 		})
 	}
 }
+
+func (h *harness) noExecuteTainted(names ...string) []string {
+	h.t.Helper()
+	var out []string
+	for _, n := range names {
+		if taintExists(h.node(n).Spec.Taints, &unreachableNoExecute) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func TestZonePace(t *testing.T) {
+	t.Run("a normal zone taints one node per 10 s", func(t *testing.T) {
+		h := newHarness(t)
+		alive := []string{"c", "d", "e"}
+		for _, n := range append([]string{"a", "b"}, alive...) {
+			h.addNode(n, corev1.ConditionTrue)
+		}
+		h.pass()
+		h.step(51*time.Second, alive...)
+		if got := h.noExecuteTainted("a", "b"); len(got) != 1 {
+			t.Fatalf("NoExecute-tainted %v, want one of a and b", got)
+		}
+		h.step(5*time.Second, alive...)
+		if got := h.noExecuteTainted("a", "b"); len(got) != 1 {
+			t.Fatalf("NoExecute-tainted %v 5 s later, want still one", got)
+		}
+		h.step(5*time.Second, alive...)
+		if got := h.noExecuteTainted("a", "b"); len(got) != 2 {
+			t.Fatalf("NoExecute-tainted %v 10 s later, want both", got)
+		}
+	})
+	t.Run("a small partially disrupted zone is not tainted", func(t *testing.T) {
+		h := newHarness(t)
+		silent := []string{"a", "b", "c"}
+		for _, n := range append([]string{"d"}, silent...) {
+			h.addNode(n, corev1.ConditionTrue)
+		}
+		h.pass()
+		h.step(51*time.Second, "d")
+		for _, n := range silent {
+			h.wantReady(n, corev1.ConditionUnknown, "NodeStatusUnknown", "Kubelet stopped posting node status.")
+		}
+		h.step(30*time.Second, "d")
+		if got := h.noExecuteTainted(silent...); len(got) != 0 {
+			t.Fatalf("NoExecute-tainted %v in a partially disrupted zone of 4 nodes", got)
+		}
+	})
+}
