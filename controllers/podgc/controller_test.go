@@ -242,4 +242,3 @@ func TestOrphanOfNodeBackInTime(t *testing.T) {
 		t.Fatal("pod of an existing node was deleted")
 	}
 }
-
