@@ -8,6 +8,7 @@ package nodelifecycle
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sync"
 	"time"
@@ -18,6 +19,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
@@ -360,27 +362,12 @@ func (c *Controller) reconcileLabels(ctx context.Context, node *corev1.Node) err
 	if len(update) == 0 {
 		return nil
 	}
-	first := true
-	err := retryOnConflict(func() error {
-		opts := metav1.GetOptions{}
-		if first {
-			opts.ResourceVersion = "0"
-			first = false
-		}
-		n, err := c.client.CoreV1().Nodes().Get(ctx, node.Name, opts)
-		if err != nil {
-			return err
-		}
-		n = n.DeepCopy()
-		if n.Labels == nil {
-			n.Labels = map[string]string{}
-		}
-		for k, v := range update {
-			n.Labels[k] = v
-		}
-		_, err = c.client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
-		return err
-	})
+	// A patch of only these labels: it cannot undo a concurrent change.
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": update}})
+	if err != nil {
+		return fmt.Errorf("encoding labels %v: %w", update, err)
+	}
+	_, err = c.client.CoreV1().Nodes().Patch(ctx, node.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 	if err != nil {
 		return fmt.Errorf("updating labels %v of node %s: %w", update, node.Name, err)
 	}

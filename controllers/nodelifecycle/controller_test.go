@@ -2,6 +2,7 @@ package nodelifecycle
 
 import (
 	"context"
+	"maps"
 	"testing"
 	"time"
 
@@ -409,4 +410,34 @@ func TestZonePace(t *testing.T) {
 			t.Fatalf("NoExecute-tainted %v in a partially disrupted zone of 4 nodes", got)
 		}
 	})
+}
+
+func TestBetaLabels(t *testing.T) {
+	tests := []struct {
+		name   string
+		labels map[string]string
+		want   map[string]string
+	}{
+		{"added", map[string]string{corev1.LabelOSStable: "linux", corev1.LabelArchStable: "amd64"},
+			map[string]string{corev1.LabelOSStable: "linux", corev1.LabelArchStable: "amd64", "beta.kubernetes.io/os": "linux", "beta.kubernetes.io/arch": "amd64"}},
+		{"corrected", map[string]string{corev1.LabelOSStable: "linux", "beta.kubernetes.io/os": "windows"},
+			map[string]string{corev1.LabelOSStable: "linux", "beta.kubernetes.io/os": "linux"}},
+		{"no stable label", map[string]string{"beta.kubernetes.io/os": "windows"}, map[string]string{"beta.kubernetes.io/os": "windows"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t)
+			n := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: tt.labels}}
+			if _, err := h.client.CoreV1().Nodes().Create(t.Context(), n, metav1.CreateOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			h.refresh()
+			if err := h.c.syncNode(t.Context(), "n"); err != nil {
+				t.Fatal(err)
+			}
+			if got := h.node("n").Labels; !maps.Equal(got, tt.want) {
+				t.Errorf("labels %v, want %v", got, tt.want)
+			}
+		})
+	}
 }

@@ -119,8 +119,3 @@ func patchTaints(ctx context.Context, client kubernetes.Interface, node *corev1.
 	_, err = client.CoreV1().Nodes().Patch(ctx, node.Name, types.StrategicMergePatchType, patch, metav1.PatchOptions{})
 	return err
 }
-
-// retryOnConflict retries f at upstream's pace for node updates.
-func retryOnConflict(f func() error) error {
-	return retry.RetryOnConflict(wait.Backoff{Steps: 5, Duration: 100 * time.Millisecond, Jitter: 1.0}, f)
-}
