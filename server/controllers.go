@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/wait"
+	"k8s.io/apiserver/pkg/authentication/serviceaccount"
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/apiserver/pkg/authorization/authorizer"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -32,13 +33,17 @@ import (
 	endpointslicecontroller "github.com/skiff-dev/skiff/controllers/endpointslice"
 	jobcontroller "github.com/skiff-dev/skiff/controllers/job"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
+	"github.com/skiff-dev/skiff/controllers/nodelifecycle"
+	"github.com/skiff-dev/skiff/controllers/podgc"
 	"github.com/skiff-dev/skiff/controllers/replicaset"
 	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
 	sacontroller "github.com/skiff-dev/skiff/controllers/serviceaccount"
 	"github.com/skiff-dev/skiff/controllers/serviceaccounttoken"
 	"github.com/skiff-dev/skiff/controllers/statefulset"
+	"github.com/skiff-dev/skiff/controllers/tainteviction"
 	"github.com/skiff-dev/skiff/controllers/tokencleaner"
+	"github.com/skiff-dev/skiff/controllers/ttlafterfinished"
 	"github.com/skiff-dev/skiff/registry/core/service"
 	"github.com/skiff-dev/skiff/server/rbac"
 )
@@ -195,6 +200,46 @@ func controllerDefs() []controllerDef {
 			},
 		},
 		{
+			// Upstream runs it on the node-controller service account and
+			// role (the name "node-controller" is node IPAM's entry here).
+			name:     nodelifecycle.Name,
+			identity: nodeControllerIdentity(),
+			probe:    authorizer.AttributesRecord{Verb: "update", Resource: "nodes", Subresource: "status"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := nodelifecycle.NewForConfig(cc.config, nodelifecycle.DefaultConfig(), cc.informers.Coordination().V1().Leases(),
+					cc.informers.Core().V1().Pods(), cc.informers.Core().V1().Nodes())
+				if err != nil {
+					return nil, err
+				}
+				return c.Run, nil
+			},
+		},
+		{
+			name:  podgc.Name,
+			probe: authorizer.AttributesRecord{Verb: "delete", Resource: "pods", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := podgc.NewForConfig(cc.config, cc.informers.Core().V1().Pods(), cc.informers.Core().V1().Nodes(), podgc.DefaultTerminatedPodThreshold)
+				if err != nil {
+					return nil, err
+				}
+				return c.Run, nil
+			},
+		},
+		{
+			// Upstream runs it on the node-controller service account and
+			// role too: no role of its own exists.
+			name:     tainteviction.Name,
+			identity: nodeControllerIdentity(),
+			probe:    authorizer.AttributesRecord{Verb: "delete", Resource: "pods", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := tainteviction.NewForConfig(cc.config, cc.informers.Core().V1().Pods(), cc.informers.Core().V1().Nodes())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, tainteviction.DefaultWorkers) }, nil
+			},
+		},
+		{
 			name:  "namespace-controller",
 			probe: authorizer.AttributesRecord{Verb: "delete", Resource: "namespaces"},
 			build: func(cc controllerContext) (func(context.Context), error) {
@@ -305,7 +350,25 @@ func controllerDefs() []controllerDef {
 				return func(ctx context.Context) { c.Run(ctx, serviceaccounttoken.DefaultWorkers) }, nil
 			},
 		},
+		{
+			name:  ttlafterfinished.Name,
+			probe: authorizer.AttributesRecord{Verb: "delete", APIGroup: "batch", Resource: "jobs", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := ttlafterfinished.NewForConfig(cc.config, cc.informers.Batch().V1().Jobs())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, ttlafterfinished.DefaultWorkers) }, nil
+			},
+		},
 	}
+}
+
+// nodeControllerIdentity is the service account kube-system/node-controller,
+// bound to system:controller:node-controller, which kube-controller-manager
+// gives the node lifecycle and taint eviction controllers.
+func nodeControllerIdentity() controllerIdentity {
+	return controllerIdentity{serviceaccount.MakeUsername(metav1.NamespaceSystem, "node-controller"), serviceaccount.MakeGroupNames(metav1.NamespaceSystem)}
 }
 
 // addControllers starts the controllers from a post-start hook: those of
