@@ -13,6 +13,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
+	"github.com/skiff-dev/skiff/controllers/nodeipam"
 	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
 	sacontroller "github.com/skiff-dev/skiff/controllers/serviceaccount"
@@ -77,6 +78,19 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, nscontroller.DefaultWorkers) }, nil
+			},
+		},
+		{
+			// kube-controller-manager runs it as the node-controller service account.
+			name:     "node-ipam-controller",
+			identity: nodeControllerIdentity(),
+			probe:    authorizer.AttributesRecord{Verb: "patch", Resource: "nodes"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := nodeipam.NewForConfig(cc.config, cc.informers.Core().V1().Nodes(), cc.server.cfg.nodeIPAMOptions())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, nodeipam.DefaultWorkers) }, nil
 			},
 		},
 		{
