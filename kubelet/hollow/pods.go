@@ -166,7 +166,9 @@ func (k *Kubelet) syncPod(ctx context.Context, key string) (time.Duration, error
 	}
 	terminal := pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed
 	if terminal && (st == nil || st.done) {
-		if pod.DeletionTimestamp != nil {
+		// A grace period of 0 is this kubelet's own delete, which the
+		// pod's finalizers hold up.
+		if pod.DeletionTimestamp != nil && ptr.Deref(pod.DeletionGracePeriodSeconds, 1) != 0 {
 			return 0, k.deletePod(ctx, key, pod)
 		}
 		return 0, nil
@@ -423,6 +425,16 @@ func (st *podState) phase() corev1.PodPhase {
 	if st.ip == nil {
 		return corev1.PodPending
 	}
+	if !st.killAt.IsZero() {
+		// A pod stopped for its deletion ends terminal whatever it was
+		// doing: Succeeded only if every container had exited 0.
+		for _, c := range st.ctrs {
+			if c.terminated == nil || c.terminated.ExitCode != 0 {
+				return corev1.PodFailed
+			}
+		}
+		return corev1.PodSucceeded
+	}
 	for _, c := range st.init {
 		if !c.sidecar && c.terminated != nil && c.terminated.ExitCode != 0 && !c.running && st.restartPolicy == corev1.RestartPolicyNever {
 			return corev1.PodFailed
@@ -439,9 +451,7 @@ func (st *podState) phase() corev1.PodPhase {
 		case c.terminated != nil:
 			code := c.terminated.ExitCode
 			if st.restartPolicy == corev1.RestartPolicyAlways || (st.restartPolicy == corev1.RestartPolicyOnFailure && code != 0) {
-				if st.killAt.IsZero() {
-					return corev1.PodRunning
-				}
+				return corev1.PodRunning
 			}
 			stopped++
 			if code == 0 {

@@ -100,3 +100,40 @@ func TestAdvance(t *testing.T) {
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+// TestKilledPodIsTerminal: a pod stopped for its deletion ends Failed,
+// even if its containers were still waiting to start, as kubelet reports.
+func TestKilledPodIsTerminal(t *testing.T) {
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		pod   corev1.Pod
+		start bool
+		want  corev1.PodPhase
+	}{
+		{name: "running", start: true, want: corev1.PodFailed,
+			pod: corev1.Pod{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyAlways, Containers: []corev1.Container{{Name: "c"}}}}},
+		{name: "still initializing", start: true, want: corev1.PodFailed,
+			pod: corev1.Pod{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyAlways,
+				InitContainers: []corev1.Container{{Name: "i", Command: []string{"sleep", "60"}}}, Containers: []corev1.Container{{Name: "c"}}}}},
+		{name: "completed before", start: true, want: corev1.PodSucceeded,
+			pod: corev1.Pod{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever, Containers: []corev1.Container{{Name: "c", Command: []string{"sleep", "0"}}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			st := newPodState(&tt.pod, &node{name: "n"}, t0)
+			st.ip = []byte{10, 0, 0, 2}
+			st.advance(t0)
+			st.advance(t0.Add(time.Second))
+			st.killAt = t0.Add(2 * time.Second)
+			for _, c := range append(append([]*ctr{}, st.init...), st.ctrs...) {
+				if c.running {
+					c.stop(st.killAt, killedExitCode)
+				}
+			}
+			if got := st.phase(); got != tt.want {
+				t.Fatalf("phase %s, want %s", got, tt.want)
+			}
+		})
+	}
+}

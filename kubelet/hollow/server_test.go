@@ -17,8 +17,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
-	"github.com/skiff-dev/skiff/kubelet/hollow"
 	"github.com/skiff-dev/skiff/internal/testserver"
+	"github.com/skiff-dev/skiff/kubelet/hollow"
 )
 
 // smokeNodes hollow nodes serve every test of the package; the smoke test
@@ -437,5 +437,42 @@ func parallel(t *testing.T, n int, f func(i int) error) {
 	close(errs)
 	for err := range errs {
 		t.Fatal(err)
+	}
+}
+
+// TestRemovedNodeIsForgotten deletes a hollow node (so it comes last: the
+// other tests count on every node): its pods are left as they are, as
+// they would be by a kubelet that is gone.
+func TestRemovedNodeIsForgotten(t *testing.T) {
+	c := clientset(t)
+	ns := testserver.Namespace(t, c)
+	ctx := context.Background()
+	pods := c.CoreV1().Pods(ns)
+	node := nodeName(smokeNodes - 1)
+	if _, err := pods.Create(ctx, newPod("orphan", node, nil), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	poll(t, 30*time.Second, "pod Running", func(ctx context.Context) (bool, error) {
+		pod, err := pods.Get(ctx, "orphan", metav1.GetOptions{})
+		return err == nil && pod.Status.Phase == corev1.PodRunning, err
+	})
+	if err := c.CoreV1().Nodes().Delete(ctx, node, metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Give the hollow kubelet time to see the node go.
+	time.Sleep(2 * time.Second)
+	if err := pods.Delete(ctx, "orphan", metav1.DeleteOptions{GracePeriodSeconds: ptr.To[int64](1)}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(4 * time.Second)
+	pod, err := pods.Get(ctx, "orphan", metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the pod of a removed node was deleted by its kubelet: %v", err)
+	}
+	if pod.Status.Phase != corev1.PodRunning {
+		t.Errorf("the pod of a removed node went %s", pod.Status.Phase)
+	}
+	if _, err := c.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the removed node came back: %v", err)
 	}
 }
