@@ -1,10 +1,10 @@
 // Command hollow measures hollow nodes at scale: it starts a skiff server
 // (SKIFF_BIN, or cmd/skiff built from this module) with node CIDRs small
-// enough for the node count, plays --nodes hollow nodes in this process
-// (so that their cost is measured apart from the server's), binds --pods
-// pods to them directly, and deletes them again. It prints the time each
-// phase took, the CPU time of the server and of the hollow kubelet, and
-// both processes' memory.
+// enough for the node count, plays --nodes hollow nodes in a child process
+// of its own (so that their cost is measured apart from the server's and
+// from the load this process makes), binds --pods pods to them directly,
+// and deletes them again. It prints the time each phase took, the CPU time
+// of the server and of the hollow kubelet, and both processes' memory.
 //
 //	go run ./bench/hollow [--nodes 1000] [--pods 10000] [--idle 60s]
 package main
@@ -15,18 +15,19 @@ import (
 	"fmt"
 	"math/bits"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/klog/v2"
 
 	"github.com/skiff-dev/skiff/internal/testserver"
@@ -37,6 +38,7 @@ type options struct {
 	nodes, pods, clients int
 	idle, timeout        time.Duration
 	keep                 bool
+	play                 string
 }
 
 func main() {
@@ -47,6 +49,7 @@ func main() {
 	flag.DurationVar(&o.idle, "idle", 60*time.Second, "how long to measure the nodes' steady-state cost (heartbeats only)")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "upper bound on the whole run")
 	flag.BoolVar(&o.keep, "keep", false, "keep the server's data dir and log")
+	flag.StringVar(&o.play, "play", "", "internal: play the hollow nodes against the server of this kubeconfig until killed")
 	klog.InitFlags(nil)
 	flag.Parse()
 	if o.nodes < 1 || o.nodes > 65536 || o.pods < 0 || o.pods > 200000 || o.clients < 1 || o.clients > 256 {
@@ -55,6 +58,13 @@ func main() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
+	if o.play != "" {
+		if err := play(ctx, o); err != nil {
+			fmt.Fprintln(os.Stderr, "hollow bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(ctx, o); err != nil {
 		fmt.Fprintln(os.Stderr, "hollow bench:", err)
 		os.Exit(1)
@@ -107,27 +117,34 @@ func run(ctx context.Context, o options) error {
 	fmt.Printf("server %s pid %d; %d nodes (pod CIDR /%d), %d pods; %d CPUs, load average %s\n",
 		s.URL, s.PID(), o.nodes, mask, o.pods, runtime.NumCPU(), loadavg())
 
-	k, err := hollow.NewForConfig(cfg, hollow.Options{Nodes: o.nodes, Prefix: "bench-node-"})
-	if err != nil {
-		return err
-	}
 	loadCfg := *cfg
 	loadCfg.QPS, loadCfg.Burst = 1e6, 1e6
 	cs, err := kubernetes.NewForConfig(&loadCfg)
 	if err != nil {
 		return err
 	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	kubeletLog, err := os.Create(filepath.Join(dir, "hollow.log"))
+	if err != nil {
+		return err
+	}
+	defer kubeletLog.Close()
+	kubelet := exec.CommandContext(ctx, self, "--play", s.KubeconfigPath, "--nodes", strconv.Itoa(o.nodes))
+	kubelet.Stdout, kubelet.Stderr = kubeletLog, kubeletLog
 	m := meter{server: s.PID()}
-	fmt.Printf("\n%-34s %10s %12s %12s\n", "phase", "time", "server CPU", "hollow CPU")
-
-	runCtx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	defer func() {
-		stop()
-		wg.Wait()
-	}()
+	fmt.Printf("\n%-40s %10s %12s %12s\n", "phase", "time", "server CPU", "hollow CPU")
 	p := m.start()
-	wg.Go(func() { k.Run(runCtx) })
+	if err := kubelet.Start(); err != nil {
+		return fmt.Errorf("starting the hollow kubelet: %w", err)
+	}
+	m.hollow = kubelet.Process.Pid
+	defer func() {
+		_ = kubelet.Process.Kill()
+		_ = kubelet.Wait()
+	}()
 	if err := waitFor(ctx, 2*time.Second, func() (bool, error) { return nodesReady(ctx, cs, o.nodes) }); err != nil {
 		return fmt.Errorf("waiting for nodes Ready: %w", err)
 	}
@@ -157,6 +174,7 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("creating pods: %w", err)
 		}
 		p.print(fmt.Sprintf("%d pods created", o.pods))
+		// Timed from the first create.
 		if err := waitFor(ctx, 2*time.Second, func() (bool, error) { return podsReady(ctx, cs, o.pods) }); err != nil {
 			return fmt.Errorf("waiting for pods Ready: %w", err)
 		}
@@ -173,6 +191,7 @@ func run(ctx context.Context, o options) error {
 			return fmt.Errorf("deleting pods: %w", err)
 		}
 		p.print(fmt.Sprintf("%d pods deleted (grace 30s)", o.pods))
+		// Timed from the first delete.
 		if err := waitFor(ctx, 2*time.Second, func() (bool, error) {
 			l, err := cs.CoreV1().Pods("bench").List(ctx, metav1.ListOptions{ResourceVersion: "0"})
 			return err == nil && len(l.Items) == 0, err
@@ -185,7 +204,7 @@ func run(ctx context.Context, o options) error {
 	for _, r := range []struct {
 		what string
 		pid  int
-	}{{"server", s.PID()}, {"hollow kubelet (this process)", os.Getpid()}} {
+	}{{"server", s.PID()}, {"hollow kubelet", m.hollow}} {
 		if b, err := testserver.ProcessRSS(r.pid); err == nil {
 			fmt.Printf("RSS %-30s %8.1f MiB\n", r.what, float64(b)/(1<<20))
 		}
@@ -194,37 +213,48 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
-// meter reads the CPU time of the server and of this process, where the
-// hollow kubelet runs; the load generator's share of the latter is small
-// beside it except while pods are created and deleted.
-type meter struct{ server int }
+// meter reads the CPU time of the server and of the hollow kubelet.
+type meter struct{ server, hollow int }
 
 type phase struct {
-	m                meter
+	m                *meter
 	t0               time.Time
 	server0, hollow0 time.Duration
 }
 
-func selfCPU() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+func cpu(pid int) time.Duration {
+	if pid == 0 {
 		return 0
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func (m meter) serverCPU() time.Duration {
-	d, _ := testserver.ProcessCPUTime(m.server)
+	d, _ := testserver.ProcessCPUTime(pid)
 	return d
 }
 
-func (m meter) start() *phase {
-	return &phase{m: m, t0: time.Now(), server0: m.serverCPU(), hollow0: selfCPU()}
+func (m *meter) start() *phase {
+	return &phase{m: m, t0: time.Now(), server0: cpu(m.server), hollow0: cpu(m.hollow)}
 }
 
+// print reports the phase so far. A kubelet started during the phase
+// counts from zero, as hollow0 is then.
 func (p *phase) print(what string) {
-	fmt.Printf("%-34s %10s %12s %12s\n", what, time.Since(p.t0).Round(100*time.Millisecond),
-		(p.m.serverCPU() - p.server0).Round(100*time.Millisecond), (selfCPU() - p.hollow0).Round(100*time.Millisecond))
+	fmt.Printf("%-40s %10s %12s %12s\n", what, time.Since(p.t0).Round(100*time.Millisecond),
+		(cpu(p.m.server) - p.server0).Round(100*time.Millisecond), (cpu(p.m.hollow) - p.hollow0).Round(100*time.Millisecond))
+}
+
+// play is the child process: the hollow kubelet alone.
+func play(ctx context.Context, o options) error {
+	cfg, err := clientcmd.BuildConfigFromFlags("", o.play)
+	if err != nil {
+		return err
+	}
+	cfg.ContentType = "application/vnd.kubernetes.protobuf"
+	cfg.AcceptContentTypes = "application/vnd.kubernetes.protobuf"
+	k, err := hollow.NewForConfig(cfg, hollow.Options{Nodes: o.nodes, Prefix: "bench-node-"})
+	if err != nil {
+		return err
+	}
+	k.Run(ctx)
+	return nil
 }
 
 func nodesReady(ctx context.Context, cs kubernetes.Interface, want int) (bool, error) {
