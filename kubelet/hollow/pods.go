@@ -585,8 +585,13 @@ func (st *podState) apiStatus(pod *corev1.Pod, n *node, now time.Time) *corev1.P
 		terminalReason = "PodFailed"
 	}
 
-	sandboxReady := st.ip != nil && terminalReason == ""
-	conds = append(conds, cond(corev1.PodReadyToStartContainers, sandboxReady, "", ""))
+	// Kubelet's PodSandboxNotReady messages: none yet, or stopped once
+	// the pod is done.
+	sandboxMsg := "no pod sandbox exists"
+	if st.ip != nil {
+		sandboxMsg = "pod sandbox is not ready"
+	}
+	conds = append(conds, cond(corev1.PodReadyToStartContainers, st.ip != nil && terminalReason == "", "PodSandboxNotReady", sandboxMsg))
 
 	var incomplete []string
 	for _, c := range st.init {

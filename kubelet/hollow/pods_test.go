@@ -137,3 +137,73 @@ func TestKilledPodIsTerminal(t *testing.T) {
 		})
 	}
 }
+
+func TestAPIStatusConditions(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "p", Namespace: "ns", Generation: 2},
+		Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyAlways,
+			InitContainers: []corev1.Container{{Name: "i", Command: []string{"sleep", "5"}}},
+			Containers:     []corev1.Container{{Name: "c", Image: "nginx:1.27"}}}}
+	n := &node{name: "n", ip: "198.18.0.1"}
+	type want struct {
+		status          corev1.ConditionStatus
+		reason, message string
+	}
+	check := func(t *testing.T, s *corev1.PodStatus, expect map[corev1.PodConditionType]want) {
+		t.Helper()
+		for _, c := range s.Conditions {
+			w, ok := expect[c.Type]
+			if !ok {
+				continue
+			}
+			if c.Status != w.status || c.Reason != w.reason || c.Message != w.message || c.ObservedGeneration != 2 {
+				t.Errorf("%s: %+v, want %+v", c.Type, c, w)
+			}
+			delete(expect, c.Type)
+		}
+		if len(expect) > 0 {
+			t.Errorf("missing conditions %v", expect)
+		}
+	}
+	st := newPodState(pod, n, now)
+	t.Run("no sandbox", func(t *testing.T) {
+		s := st.apiStatus(pod, n, now)
+		if s.Phase != corev1.PodPending {
+			t.Errorf("phase %s", s.Phase)
+		}
+		check(t, s, map[corev1.PodConditionType]want{
+			corev1.PodReadyToStartContainers: {corev1.ConditionFalse, "PodSandboxNotReady", "no pod sandbox exists"},
+			corev1.PodScheduled:              {corev1.ConditionTrue, "", ""},
+			corev1.PodInitialized:            {corev1.ConditionFalse, "ContainersNotInitialized", "containers with incomplete status: [i]"},
+			corev1.ContainersReady:           {corev1.ConditionFalse, "ContainersNotReady", "containers with unready status: [c]"},
+			corev1.PodReady:                  {corev1.ConditionFalse, "ContainersNotReady", "containers with unready status: [c]"},
+		})
+	})
+	t.Run("initializing", func(t *testing.T) {
+		st.ip = []byte{10, 42, 0, 2}
+		st.advance(now)
+		s := st.apiStatus(pod, n, now)
+		check(t, s, map[corev1.PodConditionType]want{
+			corev1.PodReadyToStartContainers: {corev1.ConditionTrue, "", ""},
+			corev1.PodInitialized:            {corev1.ConditionFalse, "ContainersNotInitialized", "containers with incomplete status: [i]"},
+		})
+		if w := s.ContainerStatuses[0].State.Waiting; w == nil || w.Reason != "PodInitializing" {
+			t.Errorf("container state %+v, want waiting PodInitializing", s.ContainerStatuses[0].State)
+		}
+		if r := s.InitContainerStatuses[0]; r.State.Running == nil || r.Ready {
+			t.Errorf("init container status %+v, want running and not ready", r)
+		}
+	})
+	t.Run("running", func(t *testing.T) {
+		st.advance(now.Add(5 * time.Second))
+		s := st.apiStatus(pod, n, now.Add(5*time.Second))
+		if s.Phase != corev1.PodRunning || s.PodIP != "10.42.0.2" || s.HostIP != "198.18.0.1" {
+			t.Errorf("phase %s pod IP %s host IP %s", s.Phase, s.PodIP, s.HostIP)
+		}
+		check(t, s, map[corev1.PodConditionType]want{
+			corev1.PodInitialized:  {corev1.ConditionTrue, "", ""},
+			corev1.ContainersReady: {corev1.ConditionTrue, "", ""},
+			corev1.PodReady:        {corev1.ConditionTrue, "", ""},
+		})
+	})
+}
