@@ -58,8 +58,9 @@ const (
 
 // Annotations steer the containers of a pod.
 const (
-	// DurationAnnotation ("30s") makes every container of the pod that has
-	// no `sleep N` command exit after that long.
+	// DurationAnnotation ("30s") makes every container of the pod (not
+	// its init containers) that has no `sleep N` command exit after that
+	// long.
 	DurationAnnotation = "hollow.skiff.dev/duration"
 	// ExitCodeAnnotation is the exit code of containers that exit by
 	// themselves (default 0).
