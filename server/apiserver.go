@@ -312,6 +312,9 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	if err := s.addControllers(srv, gc.LoopbackClientConfig, gc.Authorization.Authorizer, informerFactory, services); err != nil {
 		return err
 	}
+	if err := s.addHollowNodes(srv, gc.LoopbackClientConfig); err != nil {
+		return err
+	}
 	rbacPolicy, err := rbac.DefaultPolicy()
 	if err != nil {
 		return err

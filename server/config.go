@@ -28,6 +28,14 @@ type Config struct {
 	KubeconfigPath string
 	// ClusterDomain is the DNS domain of the cluster.
 	ClusterDomain string
+	// NodeCIDRMaskSize is the prefix length of each node's pod CIDR; zero
+	// is kube-controller-manager's default (24 for IPv4, 64 for IPv6).
+	NodeCIDRMaskSize int
+	// HollowNodes is how many hollow nodes (a kubelet that runs no
+	// containers, for tests and benchmarks) the server plays.
+	HollowNodes int
+	// HollowNodePrefix names the hollow nodes; empty is "hollow-node-".
+	HollowNodePrefix string
 }
 
 // PortRange is an inclusive range of ports.

@@ -33,6 +33,7 @@ import (
 	endpointslicecontroller "github.com/skiff-dev/skiff/controllers/endpointslice"
 	jobcontroller "github.com/skiff-dev/skiff/controllers/job"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
+	"github.com/skiff-dev/skiff/controllers/nodeipam"
 	"github.com/skiff-dev/skiff/controllers/nodelifecycle"
 	"github.com/skiff-dev/skiff/controllers/podgc"
 	"github.com/skiff-dev/skiff/controllers/replicaset"
@@ -237,6 +238,19 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, tainteviction.DefaultWorkers) }, nil
+			},
+		},
+		{
+			// kube-controller-manager runs it as the node-controller service account.
+			name:     "node-ipam-controller",
+			identity: nodeControllerIdentity(),
+			probe:    authorizer.AttributesRecord{Verb: "patch", Resource: "nodes"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := nodeipam.NewForConfig(cc.config, cc.informers.Core().V1().Nodes(), cc.server.cfg.nodeIPAMOptions())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, nodeipam.DefaultWorkers) }, nil
 			},
 		},
 		{

@@ -17,7 +17,8 @@ func newServerCommand() *cobra.Command {
 		dataDir, bindAddress, advertiseAddress, datastore string
 		serviceCIDR, clusterCIDR, nodePortRange           string
 		kubeconfig, clusterDomain                         string
-		port                                              int
+		port, nodeCIDRMaskSize, hollowNodes               int
+		hollowNodePrefix                                  string
 		disableAgent                                      bool
 	)
 	cmd := &cobra.Command{
@@ -52,6 +53,7 @@ func newServerCommand() *cobra.Command {
 				return fmt.Errorf("--https-listen-port %d is not a port number", port)
 			}
 			cfg.KubeconfigPath = kubeconfig
+			cfg.NodeCIDRMaskSize, cfg.HollowNodes, cfg.HollowNodePrefix = nodeCIDRMaskSize, hollowNodes, hollowNodePrefix
 			if cfg.KubeconfigPath == "" {
 				cfg.KubeconfigPath = server.AdminKubeconfigPath(dataDir)
 			}
@@ -77,6 +79,9 @@ func newServerCommand() *cobra.Command {
 	f.StringVar(&nodePortRange, "service-node-port-range", "30000-32767", "range NodePorts are allocated from")
 	f.StringVar(&kubeconfig, "write-kubeconfig", "", "where to write the admin kubeconfig (default: DATA_DIR/kubeconfig.yaml)")
 	f.StringVar(&clusterDomain, "cluster-domain", "cluster.local", "DNS domain of the cluster")
+	f.IntVar(&nodeCIDRMaskSize, "node-cidr-mask-size", 0, "prefix length of each node's pod CIDR (default 24 for IPv4, 64 for IPv6)")
+	f.IntVar(&hollowNodes, "hollow-nodes", 0, "also play this many hollow nodes: nodes whose kubelet runs no containers, for tests and benchmarks (more than 256 need a larger --node-cidr-mask-size or --cluster-cidr)")
+	f.StringVar(&hollowNodePrefix, "hollow-node-prefix", "hollow-node-", "name prefix of hollow nodes")
 	f.BoolVar(&disableAgent, "disable-agent", false, "run the control plane only, without a node on this host")
 	return cmd
 }

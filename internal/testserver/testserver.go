@@ -60,6 +60,9 @@ type Options struct {
 	// WithAgent runs the node agent too; API tests leave it off so that pods
 	// stay where the test puts them.
 	WithAgent bool
+	// HollowNodes is passed as --hollow-nodes: the server plays that many
+	// nodes whose kubelet runs no containers.
+	HollowNodes int
 	// ExtraArgs are appended to `skiff server`.
 	ExtraArgs []string
 	// ReadyTimeout bounds the wait for /readyz; default 90s.
@@ -158,6 +161,9 @@ func (s *Server) start(ctx context.Context) error {
 	}
 	if !s.opts.WithAgent {
 		args = append(args, "--disable-agent")
+	}
+	if s.opts.HollowNodes > 0 {
+		args = append(args, "--hollow-nodes", strconv.Itoa(s.opts.HollowNodes))
 	}
 	args = append(args, s.opts.ExtraArgs...)
 	logFile, err := os.OpenFile(s.opts.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
