@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
+	"github.com/skiff-dev/skiff/controllers/garbagecollector"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
 	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
@@ -66,6 +67,17 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return a.Run, nil
+			},
+		},
+		{
+			name:  "generic-garbage-collector",
+			probe: authorizer.AttributesRecord{Verb: "delete", APIGroup: "apps", Resource: "replicasets", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := garbagecollector.NewForConfig(cc.config)
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, garbagecollector.DefaultWorkers) }, nil
 			},
 		},
 		{
