@@ -18,6 +18,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -67,7 +68,7 @@ func (e *restMappingError) Error() string {
 type Controller struct {
 	metadataClient metadata.Interface
 	discovery      discovery.ServerResourcesInterface
-	restMapper     *restmapper.DeferredDiscoveryRESTMapper
+	restMapper     meta.ResettableRESTMapper
 	graph          *graphBuilder
 	broadcaster    record.EventBroadcaster
 	events         typedcorev1.EventsGetter
@@ -84,7 +85,7 @@ func NewForConfig(config *rest.Config) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("garbage collector client: %w", err)
 	}
-	meta, err := metadata.NewForConfig(cfg)
+	metadataClient, err := metadata.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("garbage collector metadata client: %w", err)
 	}
@@ -92,20 +93,24 @@ func NewForConfig(config *rest.Config) (*Controller, error) {
 	if err != nil {
 		return nil, fmt.Errorf("garbage collector discovery client: %w", err)
 	}
-	return New(meta, disc, client.CoreV1(), DefaultIgnoredResources()), nil
+	return New(metadataClient, disc, client.CoreV1(), DefaultIgnoredResources()), nil
 }
 
 // New builds the collector from its clients; ignored resources are never
 // watched.
-func New(meta metadata.Interface, disc discovery.DiscoveryInterface, events typedcorev1.EventsGetter, ignored map[schema.GroupResource]struct{}) *Controller {
-	rm := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
+func New(metadataClient metadata.Interface, disc discovery.DiscoveryInterface, events typedcorev1.EventsGetter, ignored map[schema.GroupResource]struct{}) *Controller {
+	return newController(metadataClient, disc, events, ignored, restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc)))
+}
+
+func newController(metadataClient metadata.Interface, disc discovery.ServerResourcesInterface, events typedcorev1.EventsGetter,
+	ignored map[schema.GroupResource]struct{}, rm meta.ResettableRESTMapper) *Controller {
 	broadcaster := record.NewBroadcaster()
 	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "garbage-collector-controller"})
 	return &Controller{
-		metadataClient: meta,
+		metadataClient: metadataClient,
 		discovery:      disc,
 		restMapper:     rm,
-		graph:          newGraphBuilder(meta, rm, ignored, recorder),
+		graph:          newGraphBuilder(metadataClient, rm, ignored, recorder),
 		broadcaster:    broadcaster,
 		events:         events,
 	}
@@ -211,6 +216,9 @@ func (gc *Controller) resyncMonitors(ctx context.Context, old map[schema.GroupVe
 		return resources, false
 	}
 	gc.graph.startMonitors()
+	// Owners of kinds discovery did not know were retried with growing
+	// backoff; the kinds just added may resolve them now.
+	gc.graph.enqueueVirtualNodes()
 	syncCtx, cancel := context.WithTimeout(ctx, period)
 	defer cancel()
 	if cache.WaitForNamedCacheSyncWithContext(syncCtx, gc.graph.isSynced) {

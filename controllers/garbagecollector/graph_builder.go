@@ -235,6 +235,17 @@ func (gb *graphBuilder) run(ctx context.Context) {
 	}
 }
 
+// enqueueVirtualNodes queues every owner no informer has reported yet.
+func (gb *graphBuilder) enqueueVirtualNodes() {
+	gb.uidToNode.mu.RLock()
+	defer gb.uidToNode.mu.RUnlock()
+	for _, n := range gb.uidToNode.nodes {
+		if !n.isObserved() {
+			gb.attemptToDelete.Add(n)
+		}
+	}
+}
+
 // enqueueVirtualDeleteEvent reports that ref was found absent.
 func (gb *graphBuilder) enqueueVirtualDeleteEvent(ref objectReference) {
 	gv, _ := schema.ParseGroupVersion(ref.APIVersion)

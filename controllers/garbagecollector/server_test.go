@@ -397,6 +397,10 @@ func TestCustomResources(t *testing.T) {
 	t.Parallel()
 	ns := testserver.Namespace(t, client)
 	group := "gc.skiff.test"
+	// The collector is running before the CRD exists, so it learns of the
+	// new kind only through its discovery resync.
+	createCM(t, ns, "probe", nil, ref("v1", "ConfigMap", "ghost", "00000000-0000-0000-0000-000000000004", false))
+	waitGone(t, ns, "probe")
 	res := server.KubectlWith(t, testserver.KubectlOptions{Stdin: fmt.Sprintf(`
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -448,6 +452,7 @@ spec:
 		return u, true
 	}
 
+	t.Logf("%s: creating widgets", time.Now().Format(time.StampMilli))
 	owner := create("owner")
 	create("child", widgetRef(owner, true))
 	createCM(t, ns, "cm-of-widget", nil, widgetRef(owner, false))
@@ -456,6 +461,7 @@ spec:
 	orphanOwner := create("orphan-owner")
 	create("orphan-child", widgetRef(orphanOwner, true))
 
+	t.Logf("%s: deleting the owner widget", time.Now().Format(time.StampMilli))
 	if err := widgets.Delete(t.Context(), "owner", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -465,11 +471,23 @@ spec:
 		return !child && !cm, nil
 	})
 
+	t.Logf("%s: deleting the configmap owning a widget", time.Now().Format(time.StampMilli))
 	kubectl(t, "delete", "configmap", "cm-owner", "-n", ns)
 	waitFor(t, "widget-of-cm to be deleted", gcTimeout, func() (bool, error) {
 		_, ok := exists("widget-of-cm")
 		return !ok, nil
 	})
+
+	// Foreground: the owner waits for its blocking dependent, and the
+	// collector removes its finalizer with a merge patch.
+	fgOwner := create("fg-owner")
+	create("fg-child", widgetRef(fgOwner, true))
+	kubectl(t, "delete", "widgets."+group, "fg-owner", "-n", ns, "--cascade=foreground")
+	for _, name := range []string{"fg-owner", "fg-child"} {
+		if _, ok := exists(name); ok {
+			t.Errorf("widget %s still exists after kubectl delete --cascade=foreground returned", name)
+		}
+	}
 
 	kubectl(t, "delete", "widgets."+group, "orphan-owner", "-n", ns, "--cascade=orphan")
 	child, ok := exists("orphan-child")
