@@ -495,3 +495,34 @@ spec:
 		t.Fatalf("orphan-child: exists %v, %v; want kept without owners", ok, child)
 	}
 }
+
+// TestOwnerInOtherNamespace: an owner reference cannot cross namespaces.
+// A dependent naming an owner that lives in another namespace is deleted,
+// with a warning event saying so.
+func TestOwnerInOtherNamespace(t *testing.T) {
+	t.Parallel()
+	ns := testserver.Namespace(t, client)
+	otherNS := ns + "-other"
+	if _, err := client.CoreV1().Namespaces().Create(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: otherNS}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	owner := createCM(t, otherNS, "owner", nil)
+	dep := createCM(t, ns, "dependent", nil, cmRef(owner, false))
+	waitGone(t, ns, "dependent")
+	stays(t, otherNS, "owner")
+
+	want := fmt.Sprintf(`ownerRef [v1/ConfigMap, namespace: %s, name: owner, uid: %s] does not exist in namespace %q`, ns, owner.UID, ns)
+	waitFor(t, "the OwnerRefInvalidNamespace event", 20*time.Second, func() (bool, error) {
+		events, err := client.CoreV1().Events(ns).List(t.Context(), metav1.ListOptions{FieldSelector: "involvedObject.uid=" + string(dep.UID)})
+		if err != nil {
+			return false, err
+		}
+		for _, e := range events.Items {
+			if e.Reason == "OwnerRefInvalidNamespace" && e.Type == corev1.EventTypeWarning && e.Message == want &&
+				e.Source.Component == "garbage-collector-controller" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
