@@ -2,6 +2,7 @@ package garbagecollector
 
 import (
 	"encoding/json"
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -312,3 +313,47 @@ func TestAlternateOwnerIdentity(t *testing.T) {
 }
 
 func klogDiscard() klog.Logger { return klog.Background().V(10) }
+
+// TestSyncMonitors: monitors follow the discovered resources, a resource
+// that disappears (a deleted CRD) has its informer stopped, and ignored
+// resources are never watched.
+func TestSyncMonitors(t *testing.T) {
+	gc, _ := testController(t)
+	gb := gc.graph
+	gb.runCtx = t.Context()
+	configMaps := schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	clusterRoles := schema.GroupVersionResource{Group: "rbac.authorization.k8s.io", Version: "v1", Resource: "clusterroles"}
+	events := schema.GroupVersionResource{Version: "v1", Resource: "events"}
+
+	if err := gb.syncMonitors(map[schema.GroupVersionResource]struct{}{configMaps: {}, clusterRoles: {}, events: {}}); err != nil {
+		t.Fatal(err)
+	}
+	gb.startMonitors()
+	if len(gb.monitors) != 2 || gb.monitors[events] != nil {
+		t.Fatalf("monitors %v, want configmaps and clusterroles", slices.Collect(maps.Keys(gb.monitors)))
+	}
+	removed := gb.monitors[clusterRoles].informer
+	kept := gb.monitors[configMaps]
+
+	if err := gb.syncMonitors(map[schema.GroupVersionResource]struct{}{configMaps: {}}); err != nil {
+		t.Fatal(err)
+	}
+	if len(gb.monitors) != 1 || gb.monitors[configMaps] != kept {
+		t.Fatalf("monitors %v, want the same configmaps monitor only", slices.Collect(maps.Keys(gb.monitors)))
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !removed.IsStopped() {
+		if time.Now().After(deadline) {
+			t.Fatal("the removed resource's informer still runs")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if kept.informer.IsStopped() {
+		t.Fatal("the kept resource's informer stopped")
+	}
+
+	unknown := schema.GroupVersionResource{Group: "example.com", Version: "v1", Resource: "widgets"}
+	if err := gb.syncMonitors(map[schema.GroupVersionResource]struct{}{configMaps: {}, unknown: {}}); err == nil {
+		t.Fatal("no error for a resource the mapper does not know")
+	}
+}
