@@ -80,7 +80,6 @@ func NewForConfig(config *rest.Config) (*Controller, error) {
 	// the collector's rate for that.
 	cfg := rest.CopyConfig(config)
 	cfg.QPS *= 2
-	cfg.Burst *= 2
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("garbage collector client: %w", err)
