@@ -31,6 +31,7 @@ import (
 	disruptioncontroller "github.com/skiff-dev/skiff/controllers/disruption"
 	endpointscontroller "github.com/skiff-dev/skiff/controllers/endpoints"
 	endpointslicecontroller "github.com/skiff-dev/skiff/controllers/endpointslice"
+	"github.com/skiff-dev/skiff/controllers/garbagecollector"
 	jobcontroller "github.com/skiff-dev/skiff/controllers/job"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
 	"github.com/skiff-dev/skiff/controllers/nodeipam"
@@ -251,6 +252,17 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, nodeipam.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  "generic-garbage-collector",
+			probe: authorizer.AttributesRecord{Verb: "delete", APIGroup: "apps", Resource: "replicasets", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := garbagecollector.NewForConfig(cc.config)
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, garbagecollector.DefaultWorkers) }, nil
 			},
 		},
 		{

@@ -128,9 +128,13 @@ func runController(ctx context.Context, authz authorizer.Authorizer, def control
 	probe.ResourceRequest = true
 	probe.User = &user.DefaultInfo{Name: id.user, Groups: append(slices.Clone(id.groups), user.AllAuthenticated)}
 	go func() {
+		// Discovery is granted by a binding of its own (system:discovery),
+		// which bootstrap may create after the controller's.
+		discovery := authorizer.AttributesRecord{User: probe.User, Verb: "get", Path: "/apis"}
 		err := wait.PollUntilContextTimeout(ctx, 100*time.Millisecond, time.Minute, true, func(ctx context.Context) (bool, error) {
 			decision, _, _ := authz.Authorize(ctx, probe)
-			return decision == authorizer.DecisionAllow, nil
+			discoveryDecision, _, _ := authz.Authorize(ctx, discovery)
+			return decision == authorizer.DecisionAllow && discoveryDecision == authorizer.DecisionAllow, nil
 		})
 		if ctx.Err() != nil {
 			return
