@@ -16,7 +16,7 @@ export CGO_ENABLED := 0
 GOFLAGS_TEST ?= -count=1
 DATA_DIR ?= $(if $(filter 0,$(shell id -u)),/var/lib/skiff,$(HOME)/.skiff)
 
-.PHONY: build run test test-unit test-e2e generate bench-api deps clean
+.PHONY: build run test test-unit test-e2e generate bench-api bench-hollow deps clean
 
 build: bin/skiff
 
@@ -41,6 +41,10 @@ generate:
 
 bench-api: build
 	SKIFF_BIN=$(CURDIR)/bin/skiff go run ./bench/apiload
+
+## bench-hollow: 1,000 hollow nodes and 10,000 pods; prints times, CPU and RSS.
+bench-hollow: build
+	SKIFF_BIN=$(CURDIR)/bin/skiff go run ./bench/hollow --nodes 1000 --pods 10000
 
 clean:
 	rm -rf bin
