@@ -16,6 +16,7 @@ import (
 	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
 	sacontroller "github.com/skiff-dev/skiff/controllers/serviceaccount"
+	"github.com/skiff-dev/skiff/controllers/scheduler"
 	"github.com/skiff-dev/skiff/controllers/serviceaccounttoken"
 	"github.com/skiff-dev/skiff/controllers/tokencleaner"
 	"github.com/skiff-dev/skiff/registry/core/service"
@@ -66,6 +67,19 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return a.Run, nil
+			},
+		},
+		{
+			// It acts as kube-scheduler itself, as upstream's does.
+			name:     "kube-scheduler",
+			identity: controllerIdentity{user: user.KubeScheduler},
+			probe:    authorizer.AttributesRecord{Verb: "create", Resource: "pods", Subresource: "binding", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				s, err := scheduler.NewForConfig(cc.config, cc.informers)
+				if err != nil {
+					return nil, err
+				}
+				return s.Run, nil
 			},
 		},
 		{
