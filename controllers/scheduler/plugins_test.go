@@ -32,7 +32,7 @@ func testPod(name string, cpu string, mod ...func(*v1.Pod)) *v1.Pod {
 	return p
 }
 
-func noLabels(string) labels.Set               { return nil }
+func noLabels(string) labels.Set            { return nil }
 func noNamespaces(labels.Selector) []string { return nil }
 
 func TestFilters(t *testing.T) {

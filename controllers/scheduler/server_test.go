@@ -244,7 +244,9 @@ func TestScheduler(t *testing.T) {
 		}},
 		{"host port conflict", func(e *env) {
 			e.nodes(nodeSpec{name: "h1"}, nodeSpec{name: "h2"})
-			port := func(p *corev1.Pod) { p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080}} }
+			port := func(p *corev1.Pod) {
+				p.Spec.Containers[0].Ports = []corev1.ContainerPort{{ContainerPort: 80, HostPort: 8080}}
+			}
 			e.pod("p1", port)
 			e.pod("p2", port)
 			if a, b := e.bound("p1"), e.bound("p2"); a == b {
