@@ -78,7 +78,13 @@ func run(ctx context.Context, numNodes, numPods int) error {
 		alloc := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("32"), corev1.ResourceMemory: resource.MustParse("128Gi"), corev1.ResourcePods: resource.MustParse("110")}
 		n.Status.Capacity, n.Status.Allocatable = alloc, alloc
 		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}
-		_, err = client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		if n, err = client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+		// Lift the not-ready taint TaintNodesByCondition puts on a new
+		// node, as the node lifecycle controller does for a Ready node.
+		n.Spec.Taints = nil
+		_, err = client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
 		return err
 	}); err != nil {
 		return fmt.Errorf("creating nodes: %w", err)

@@ -39,6 +39,12 @@ import (
 // SchedulerName is the profile this scheduler serves.
 const SchedulerName = v1.DefaultSchedulerName
 
+// Client rate limits of the scheduler's API client.
+const (
+	ClientQPS   = 1000
+	ClientBurst = 2000
+)
+
 // Scheduler places pending pods of schedulerName default-scheduler.
 type Scheduler struct {
 	client     kubernetes.Interface
@@ -66,6 +72,11 @@ type Scheduler struct {
 
 // NewForConfig builds a Scheduler on its own client from config.
 func NewForConfig(config *rest.Config, factory informers.SharedInformerFactory) (*Scheduler, error) {
+	config = rest.CopyConfig(config)
+	// kube-scheduler's clientConnection defaults (qps 50, burst 100) bound a
+	// separate process; in-process over loopback they would cap skiff at
+	// about 25 pods/s (a binding and an event each), so they are raised.
+	config.QPS, config.Burst = ClientQPS, ClientBurst
 	client, err := kubernetes.NewForConfig(config)
 	if err != nil {
 		return nil, fmt.Errorf("scheduler client: %w", err)

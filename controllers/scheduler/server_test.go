@@ -55,7 +55,14 @@ func (e *env) nodes(specs ...nodeSpec) {
 		alloc := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse("8Gi"), corev1.ResourcePods: resource.MustParse("110")}
 		created.Status.Capacity, created.Status.Allocatable = alloc, alloc
 		created.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}
-		if _, err := e.client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+		updated, err := e.client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		// TaintNodesByCondition admission taints a new node not-ready; the
+		// node lifecycle controller lifts it once the node is Ready.
+		updated.Spec.Taints = s.taints
+		if _, err := e.client.CoreV1().Nodes().Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
 			e.t.Fatal(err)
 		}
 		name := s.name
