@@ -218,7 +218,9 @@ func (s *Scheduler) onPodAdd(obj any) {
 		}
 	case responsible(p) && !isTerminal(p) && p.DeletionTimestamp == nil:
 		s.updateNomination(p)
-		s.queue.add(p)
+		if len(p.Spec.SchedulingGates) == 0 {
+			s.queue.add(p)
+		}
 	}
 }
 
@@ -248,7 +250,9 @@ func (s *Scheduler) onPodUpdate(oldObj, newObj any) {
 		return
 	}
 	s.updateNomination(p)
-	if p.DeletionTimestamp != nil {
+	// Gated pods wait, as upstream's SchedulingGates PreEnqueue; the API
+	// server already set their PodScheduled=False SchedulingGated.
+	if p.DeletionTimestamp != nil || len(p.Spec.SchedulingGates) > 0 {
 		s.queue.remove(p)
 		return
 	}
