@@ -16,7 +16,7 @@ export CGO_ENABLED := 0
 GOFLAGS_TEST ?= -count=1
 DATA_DIR ?= $(if $(filter 0,$(shell id -u)),/var/lib/skiff,$(HOME)/.skiff)
 
-.PHONY: build run test test-unit test-e2e generate bench-api deps clean
+.PHONY: build run test test-unit test-e2e generate bench-api bench-scheduler deps clean
 
 build: bin/skiff
 
@@ -41,6 +41,9 @@ generate:
 
 bench-api: build
 	SKIFF_BIN=$(CURDIR)/bin/skiff go run ./bench/apiload
+
+bench-scheduler: build
+	SKIFF_BIN=$(CURDIR)/bin/skiff go run ./bench/scheduler
 
 clean:
 	rm -rf bin

@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +166,15 @@ func TestScheduler(t *testing.T) {
 			e.pod("p", withCPU("1500m"))
 			if n := e.bound("p"); n != "big" {
 				t.Errorf("bound to %s, want big", n)
+			}
+			want := "Successfully assigned " + e.ns + "/p to big"
+			var out string
+			err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 15*time.Second, true, func(context.Context) (bool, error) {
+				out, _, _ = s.Kubectl(t, "-n", e.ns, "describe", "pod", "p")
+				return strings.Contains(out, want), nil
+			})
+			if err != nil || !regexp.MustCompile(`Normal\s+Scheduled\s+.*default-scheduler\s+` + regexp.QuoteMeta(want)).MatchString(out) {
+				t.Errorf("describe lacks the Scheduled event from default-scheduler:\n%s", out)
 			}
 		}},
 		{"nodeName is left alone and counted", func(e *env) {
@@ -366,6 +376,24 @@ func TestScheduler(t *testing.T) {
 			}
 			if n := e.bound("high"); n != "only" {
 				t.Errorf("preemptor bound to %s", n)
+			}
+		}},
+		{"scheduling gates hold a pod", func(e *env) {
+			e.nodes(nodeSpec{name: "g1"})
+			e.pod("gated", func(p *corev1.Pod) { p.Spec.SchedulingGates = []corev1.PodSchedulingGate{{Name: "example.com/hold"}} })
+			time.Sleep(time.Second)
+			p, err := e.client.CoreV1().Pods(e.ns).Get(ctx, "gated", metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Spec.NodeName != "" {
+				t.Fatalf("gated pod bound to %s", p.Spec.NodeName)
+			}
+			if _, err := e.client.CoreV1().Pods(e.ns).Patch(ctx, "gated", "application/strategic-merge-patch+json", []byte(`{"spec":{"schedulingGates":null}}`), metav1.PatchOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			if n := e.bound("gated"); n != "g1" {
+				t.Errorf("bound to %s", n)
 			}
 		}},
 		{"replicas spread across nodes by scoring", func(e *env) {
