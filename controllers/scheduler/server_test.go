@@ -173,7 +173,7 @@ func TestScheduler(t *testing.T) {
 				out, _, _ = s.Kubectl(t, "-n", e.ns, "describe", "pod", "p")
 				return strings.Contains(out, want), nil
 			})
-			if err != nil || !regexp.MustCompile(`Normal\s+Scheduled\s+.*default-scheduler\s+` + regexp.QuoteMeta(want)).MatchString(out) {
+			if err != nil || !regexp.MustCompile(`Normal\s+Scheduled\s+.*default-scheduler\s+`+regexp.QuoteMeta(want)).MatchString(out) {
 				t.Errorf("describe lacks the Scheduled event from default-scheduler:\n%s", out)
 			}
 		}},
