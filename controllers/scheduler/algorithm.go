@@ -111,6 +111,19 @@ type fitError struct {
 	postFilterMsg string
 }
 
+// involvesPods tells whether some node failed on other pods' placement.
+func (f *fitError) involvesPods() bool {
+	for _, st := range f.statuses {
+		for _, r := range st.reasons {
+			switch r {
+			case reasonAffinity, reasonAntiAffinity, reasonExistingAnti, reasonSpread:
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Error formats as upstream's FitError.Error.
 func (f *fitError) Error() string {
 	msg := fmt.Sprintf("0/%v nodes are available:", f.numAllNodes)

@@ -29,7 +29,10 @@ type queuedPod struct {
 	cycle int64
 	// lastFailure is when it was last found unschedulable.
 	lastFailure time.Time
-	index       int
+	// podEvents says its last failure involved other pods (inter-pod
+	// affinity or topology spread), so a pod being placed may help it.
+	podEvents bool
+	index     int
 }
 
 // activeHeap orders by priority, then by arrival, as PrioritySort does.
@@ -207,12 +210,18 @@ func (q *queue) failed(qp *queuedPod, backoffOnly bool) {
 }
 
 // moveAll is a cluster event that may make unschedulable pods fit.
-func (q *queue) moveAll() {
+func (q *queue) moveAll() { q.move(func(*queuedPod) bool { return true }) }
+
+// move requeues the unschedulable pods the event may help, as upstream's
+// queueing hints do.
+func (q *queue) move(helps func(*queuedPod) bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for key, qp := range q.unschedulable {
-		delete(q.unschedulable, key)
-		q.requeueLocked(qp)
+		if helps(qp) {
+			delete(q.unschedulable, key)
+			q.requeueLocked(qp)
+		}
 	}
 	q.moveCycle = q.cycle
 }

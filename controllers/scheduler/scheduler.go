@@ -161,6 +161,9 @@ func (s *Scheduler) Run(ctx context.Context) {
 	}
 }
 
+// failedOnPods selects pods a newly placed pod may help.
+func failedOnPods(qp *queuedPod) bool { return qp.podEvents }
+
 func isTerminal(p *v1.Pod) bool {
 	return p.Status.Phase == v1.PodSucceeded || p.Status.Phase == v1.PodFailed
 }
@@ -215,6 +218,7 @@ func (s *Scheduler) onPodAdd(obj any) {
 	case p.Spec.NodeName != "":
 		if !isTerminal(p) {
 			s.cache.upsertPod(p)
+			s.queue.move(failedOnPods)
 		}
 	case responsible(p) && !isTerminal(p) && p.DeletionTimestamp == nil:
 		s.updateNomination(p)
@@ -234,6 +238,7 @@ func (s *Scheduler) onPodUpdate(oldObj, newObj any) {
 		if old.Spec.NodeName == "" {
 			s.queue.remove(p)
 			s.removeNomination(p)
+			defer s.queue.move(failedOnPods)
 		}
 		if isTerminal(p) {
 			s.cache.removePod(p)
@@ -448,6 +453,7 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queuedPod) {
 				s.removeNomination(latest)
 			}
 		}
+		qp.podEvents = fe.involvesPods()
 		logger.V(2).Info("Unable to schedule pod; no fit; waiting", "pod", klog.KObj(pod), "err", fe.Error())
 		s.handleFailure(ctx, qp, fe.Error(), v1.PodReasonUnschedulable, nominate)
 		return

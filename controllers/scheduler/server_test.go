@@ -242,6 +242,22 @@ func TestScheduler(t *testing.T) {
 				t.Errorf("message\n got %q\nwant %q", msg, want)
 			}
 		}},
+		{"pod affinity waits for its peer", func(e *env) {
+			e.nodes(nodeSpec{name: "f1"}, nodeSpec{name: "f2"})
+			e.pod("follower", func(p *corev1.Pod) {
+				p.Spec.Affinity = &corev1.Affinity{PodAffinity: &corev1.PodAffinity{RequiredDuringSchedulingIgnoredDuringExecution: []corev1.PodAffinityTerm{{
+					LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "leader"}}, TopologyKey: corev1.LabelHostname}}}}
+			})
+			want := "0/2 nodes are available: 2 node(s) didn't match pod affinity rules. preemption: 0/2 nodes are available: 2 Preemption is not helpful for scheduling."
+			if msg := e.unschedulable("follower"); msg != want {
+				t.Errorf("message\n got %q\nwant %q", msg, want)
+			}
+			// Placing the leader is a pod event that requeues the follower.
+			e.pod("leader", withLabels(map[string]string{"app": "leader"}))
+			if l, f := e.bound("leader"), e.bound("follower"); l != f {
+				t.Errorf("leader on %s, follower on %s", l, f)
+			}
+		}},
 		{"topology spread", func(e *env) {
 			e.nodes(nodeSpec{name: "a1", labels: map[string]string{"zone": "a"}}, nodeSpec{name: "a2", labels: map[string]string{"zone": "a"}},
 				nodeSpec{name: "b1", labels: map[string]string{"zone": "b"}})
