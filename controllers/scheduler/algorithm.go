@@ -107,7 +107,9 @@ type fitError struct {
 	numAllNodes int
 	statuses    map[string]*status
 	// absent is the status of nodes not in statuses.
-	absent        *status
+	absent *status
+	// preFilterMsg replaces the per-node reasons when PreFilter failed.
+	preFilterMsg  string
 	postFilterMsg string
 }
 
@@ -127,6 +129,13 @@ func (f *fitError) involvesPods() bool {
 // Error formats as upstream's FitError.Error.
 func (f *fitError) Error() string {
 	msg := fmt.Sprintf("0/%v nodes are available:", f.numAllNodes)
+	if f.preFilterMsg != "" {
+		msg += fmt.Sprintf(" %v.", f.preFilterMsg)
+		if f.postFilterMsg != "" {
+			msg += " " + f.postFilterMsg
+		}
+		return msg
+	}
 	reasons := map[string]int{}
 	for _, st := range f.statuses {
 		for _, r := range st.reasons {
@@ -190,6 +199,26 @@ func (a *algorithm) schedule(pod *v1.Pod, snap *snapshot) (scheduleResult, *cycl
 		}
 	}
 
+	// NodeAffinity's PreFilter narrows the search to the nodes named by
+	// metadata.name fields, as for DaemonSet pods.
+	var absent *status
+	if names, restricted := nodeNamesFromAffinity(pod); restricted {
+		absent = fail(unresolvable, reasonPreFilterNodeAffinity)
+		if len(names) == 0 {
+			return scheduleResult{}, s, &fitError{numAllNodes: len(nodes), statuses: map[string]*status{}, absent: absent,
+				preFilterMsg: reasonAffinityConflict}
+		}
+		subset := make([]*nodeInfo, 0, len(names))
+		for _, name := range names {
+			if n, ok := snap.byName[name]; ok {
+				subset = append(subset, n)
+			}
+		}
+		if len(subset) == 0 {
+			return scheduleResult{}, s, &fitError{numAllNodes: len(nodes), statuses: map[string]*status{}, absent: absent}
+		}
+		nodes = subset
+	}
 	want := int(numFeasibleNodesToFind(a.percentage, int32(len(nodes))))
 	feasible := make([]*nodeInfo, 0, want)
 	statuses := map[string]*status{}
@@ -204,9 +233,9 @@ func (a *algorithm) schedule(pod *v1.Pod, snap *snapshot) (scheduleResult, *cycl
 		}
 		feasible = append(feasible, n)
 	}
-	a.nextStart = (start + processed) % len(nodes)
+	a.nextStart = (start + processed) % len(snap.list)
 	if len(feasible) == 0 {
-		return scheduleResult{}, s, &fitError{numAllNodes: len(nodes), statuses: statuses}
+		return scheduleResult{}, s, &fitError{numAllNodes: len(snap.list), statuses: statuses, absent: absent}
 	}
 	if len(feasible) == 1 {
 		return scheduleResult{node: feasible[0].node.Name, evaluated: processed, feasible: 1}, s, nil
@@ -291,4 +320,46 @@ func (a *algorithm) selectHost(nodes []*nodeInfo, scores []int64) string {
 		}
 	}
 	return nodes[best].node.Name
+}
+
+// nodeNamesFromAffinity is NodeAffinity's PreFilterResult: when every
+// required term names nodes with a metadata.name In requirement, only the
+// union of those nodes can fit.
+func nodeNamesFromAffinity(pod *v1.Pod) ([]string, bool) {
+	a := pod.Spec.Affinity
+	if a == nil || a.NodeAffinity == nil || a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution == nil {
+		return nil, false
+	}
+	terms := a.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution.NodeSelectorTerms
+	if len(terms) == 0 {
+		return nil, false
+	}
+	union := map[string]bool{}
+	for _, t := range terms {
+		var term map[string]bool
+		for _, r := range t.MatchFields {
+			if r.Key != "metadata.name" || r.Operator != v1.NodeSelectorOpIn {
+				continue
+			}
+			vals := map[string]bool{}
+			for _, v := range r.Values {
+				if term == nil || term[v] {
+					vals[v] = true
+				}
+			}
+			term = vals
+		}
+		if term == nil {
+			return nil, false
+		}
+		for n := range term {
+			union[n] = true
+		}
+	}
+	names := make([]string, 0, len(union))
+	for n := range union {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, true
 }

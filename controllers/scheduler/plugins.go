@@ -12,19 +12,22 @@ import (
 
 // Filter failure reasons, word for word upstream's.
 const (
-	reasonNodeName          = "node(s) didn't match the requested node name"
-	reasonUnschedulable     = "node(s) were unschedulable"
-	reasonUnknownCondition  = "node(s) had unknown conditions"
-	reasonTaints            = "node(s) had untolerated taint(s)"
-	reasonNodeAffinity      = "node(s) didn't match Pod's node affinity/selector"
-	reasonNodePorts         = "node(s) didn't have free ports for the requested pod ports"
-	reasonSpread            = "node(s) didn't match pod topology spread constraints"
-	reasonSpreadLabel       = reasonSpread + " (missing required label)"
-	reasonAffinity          = "node(s) didn't match pod affinity rules"
-	reasonAntiAffinity      = "node(s) didn't match pod anti-affinity rules"
-	reasonExistingAnti      = "node(s) didn't satisfy existing pods anti-affinity rules"
-	reasonNoVictims         = "No preemption victims found for incoming pod"
-	reasonPreemptionUseless = "Preemption is not helpful for scheduling"
+	reasonNodeName         = "node(s) didn't match the requested node name"
+	reasonUnschedulable    = "node(s) were unschedulable"
+	reasonUnknownCondition = "node(s) had unknown conditions"
+	reasonTaints           = "node(s) had untolerated taint(s)"
+	reasonNodeAffinity     = "node(s) didn't match Pod's node affinity/selector"
+	reasonNodePorts        = "node(s) didn't have free ports for the requested pod ports"
+	reasonSpread           = "node(s) didn't match pod topology spread constraints"
+	reasonSpreadLabel      = reasonSpread + " (missing required label)"
+	reasonAffinity         = "node(s) didn't match pod affinity rules"
+	reasonAntiAffinity     = "node(s) didn't match pod anti-affinity rules"
+	reasonExistingAnti     = "node(s) didn't satisfy existing pods anti-affinity rules"
+	reasonNoVictims        = "No preemption victims found for incoming pod"
+	// NodeAffinity's PreFilter outcomes.
+	reasonPreFilterNodeAffinity = "node(s) didn't satisfy plugin(s) [NodeAffinity]"
+	reasonAffinityConflict      = "pod affinity terms conflict"
+	reasonPreemptionUseless     = "Preemption is not helpful for scheduling"
 )
 
 // code is a filter outcome, as upstream's status codes.

@@ -182,3 +182,43 @@ func TestSchedulePrefersEmptyNodeAndPreempts(t *testing.T) {
 		t.Fatalf("preempt = %+v", out)
 	}
 }
+
+func TestNodeNamePreFilter(t *testing.T) {
+	c := newCache()
+	for _, n := range []string{"a", "b", "c"} {
+		c.upsertNode(testNode(n, "1"))
+	}
+	snap := newSnapshot()
+	c.update(snap)
+	alg := &algorithm{nsLabels: noLabels, namespacesMatching: noNamespaces, rand: rand.New(rand.NewPCG(1, 2))}
+	onNode := func(cpu string, names ...string) *v1.Pod {
+		return testPod("ds", cpu, func(p *v1.Pod) {
+			p.Spec.Affinity = &v1.Affinity{NodeAffinity: &v1.NodeAffinity{RequiredDuringSchedulingIgnoredDuringExecution: &v1.NodeSelector{
+				NodeSelectorTerms: []v1.NodeSelectorTerm{{MatchFields: []v1.NodeSelectorRequirement{{Key: "metadata.name", Operator: v1.NodeSelectorOpIn, Values: names}}}}}}}
+		})
+	}
+	tests := []struct {
+		name     string
+		pod      *v1.Pod
+		wantNode string
+		wantErr  string
+	}{
+		{"bound to the named node", onNode("100m", "b"), "b", ""},
+		{"named node too small", onNode("2", "b"), "", "0/3 nodes are available: 1 Insufficient cpu, 2 node(s) didn't satisfy plugin(s) [NodeAffinity]."},
+		{"named node missing", onNode("100m", "zz"), "", "0/3 nodes are available: 3 node(s) didn't satisfy plugin(s) [NodeAffinity]."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, _, err := alg.schedule(tt.pod, snap)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Errorf("error %v, want %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || res.node != tt.wantNode {
+				t.Errorf("schedule = %+v, %v; want %s", res, err, tt.wantNode)
+			}
+		})
+	}
+}

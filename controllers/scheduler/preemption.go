@@ -69,7 +69,11 @@ func (a *algorithm) preempt(pod *v1.Pod, s *cycleState, snap *snapshot, fe *fitE
 	}
 	prio := corev1helpers.PodPriority(pod)
 	if nn := pod.Status.NominatedNodeName; nn != "" {
-		if st := fe.statuses[nn]; st == nil || st.code != unresolvable {
+		st := fe.statuses[nn]
+		if st == nil {
+			st = fe.absent
+		}
+		if st == nil || st.code != unresolvable {
 			if n := snap.byName[nn]; n != nil {
 				for _, p := range n.pods {
 					if corev1helpers.PodPriority(p.pod) < prio && podTerminatingByPreemption(p.pod) {
