@@ -40,6 +40,7 @@ import (
 	"github.com/skiff-dev/skiff/controllers/replicaset"
 	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
+	"github.com/skiff-dev/skiff/controllers/scheduler"
 	sacontroller "github.com/skiff-dev/skiff/controllers/serviceaccount"
 	"github.com/skiff-dev/skiff/controllers/serviceaccounttoken"
 	"github.com/skiff-dev/skiff/controllers/statefulset"
@@ -263,6 +264,21 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, garbagecollector.DefaultWorkers) }, nil
+			},
+		},
+		{
+			// It acts as kube-scheduler itself, as upstream's does, under
+			// kube-scheduler's own lease.
+			name:     "kube-scheduler",
+			identity: controllerIdentity{user: user.KubeScheduler},
+			lease:    schedulerLease,
+			probe:    authorizer.AttributesRecord{Verb: "create", Resource: "pods", Subresource: "binding", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				s, err := scheduler.NewForConfig(cc.config, cc.informers)
+				if err != nil {
+					return nil, err
+				}
+				return s.Run, nil
 			},
 		},
 		{
