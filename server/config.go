@@ -36,6 +36,10 @@ type Config struct {
 	HollowNodes int
 	// HollowNodePrefix names the hollow nodes; empty is "hollow-node-".
 	HollowNodePrefix string
+	// Controllers says which controllers run, as kube-controller-manager's
+	// --controllers: "*" all, "foo" enables foo, "-foo" disables it; empty
+	// means "*".
+	Controllers []string
 }
 
 // PortRange is an inclusive range of ports.

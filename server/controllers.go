@@ -428,7 +428,15 @@ func (s *Server) addControllers(srv *genericapiserver.GenericAPIServer, loopback
 	set := controllerSet{server: s, loopback: loopback, authz: authz, services: services}
 	everyServer := map[string][]controllerDef{}
 	leased := map[string][]controllerDef{}
+	enabled, err := enabledControllers(s.cfg.Controllers)
+	if err != nil {
+		return err
+	}
 	for _, def := range controllerDefs() {
+		if !enabled(def) {
+			klog.InfoS("Controller disabled", "controller", def.name)
+			continue
+		}
 		if def.everyServer {
 			everyServer[""] = append(everyServer[""], def)
 		} else {
@@ -573,4 +581,38 @@ func (s *Server) leaderIdentity() (string, error) {
 		return "", fmt.Errorf("reading this server's ID: %w", err)
 	}
 	return hostname + "_" + strings.TrimSpace(string(data)), nil
+}
+
+// enabledControllers reads a kube-controller-manager style --controllers
+// list. The API server's own controllers cannot be disabled.
+func enabledControllers(list []string) (func(controllerDef) bool, error) {
+	if len(list) == 0 {
+		list = []string{"*"}
+	}
+	known := map[string]bool{}
+	for _, def := range controllerDefs() {
+		known[def.name] = true
+	}
+	all, on, off := false, map[string]bool{}, map[string]bool{}
+	for _, item := range list {
+		name, disable := strings.CutPrefix(strings.TrimSpace(item), "-")
+		switch {
+		case name == "*" && !disable:
+			all = true
+		case !known[name]:
+			names := make([]string, 0, len(known))
+			for n := range known {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			return nil, fmt.Errorf("--controllers: unknown controller %q; known: %s", name, strings.Join(names, ", "))
+		case disable:
+			off[name] = true
+		default:
+			on[name] = true
+		}
+	}
+	return func(d controllerDef) bool {
+		return d.everyServer || (!off[d.name] && (all || on[d.name]))
+	}, nil
 }
