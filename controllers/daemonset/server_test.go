@@ -26,7 +26,10 @@ import (
 var server *testserver.Server
 
 func TestMain(m *testing.M) {
-	os.Exit(testserver.Main(m, testserver.Options{Binary: os.Getenv("SKIFF_BIN")}, func(s *testserver.Server) { server = s }))
+	os.Exit(testserver.Main(m, testserver.Options{Binary: os.Getenv("SKIFF_BIN"),
+		// The test plays scheduler and kubelet and owns its nodes, as
+		// upstream's controller integration tests do.
+		ExtraArgs: []string{"--controllers=*,-kube-scheduler,-node-ipam-controller,-node-lifecycle-controller,-taint-eviction-controller,-pod-garbage-collector"}}, func(s *testserver.Server) { server = s }))
 }
 
 func clientFor(t *testing.T) kubernetes.Interface {

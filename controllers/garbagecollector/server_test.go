@@ -32,7 +32,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testserver.Main(m, testserver.Options{Binary: os.Getenv("SKIFF_BIN")}, func(s *testserver.Server) {
+	os.Exit(testserver.Main(m, testserver.Options{Binary: os.Getenv("SKIFF_BIN"),
+		// The test makes owners and dependents itself: no workload
+		// controller or scheduler adds to them.
+		ExtraArgs: []string{"--controllers=*,-kube-scheduler,-deployment-controller,-replicaset-controller,-replication-controller,-daemon-set-controller,-statefulset-controller,-job-controller,-cronjob-controller"}}, func(s *testserver.Server) {
 		server = s
 		c, err := s.Clientset()
 		if err != nil {

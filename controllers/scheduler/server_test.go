@@ -141,7 +141,9 @@ func (e *env) unschedulable(name string) string {
 }
 
 func TestScheduler(t *testing.T) {
-	s := testserver.Start(t, testserver.Options{})
+	s := testserver.Start(t, testserver.Options{
+		// The test owns its nodes: no node controller changes them.
+		ExtraArgs: []string{"--controllers=*,-node-ipam-controller,-node-lifecycle-controller,-taint-eviction-controller,-pod-garbage-collector,-daemon-set-controller"}})
 	client, err := s.Clientset()
 	if err != nil {
 		t.Fatal(err)

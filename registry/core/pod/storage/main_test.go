@@ -30,7 +30,10 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	cluster.hostIP = ip
-	os.Exit(testserver.Main(m, testserver.Options{AdvertiseAddress: ip}, func(s *testserver.Server) {
+	os.Exit(testserver.Main(m, testserver.Options{AdvertiseAddress: ip,
+		// The API alone: no scheduler binds the test's pods and no
+		// controller writes the budgets and nodes the test writes.
+		ExtraArgs: []string{"--controllers=*,-kube-scheduler,-disruption-controller,-node-ipam-controller,-node-lifecycle-controller,-taint-eviction-controller,-pod-garbage-collector"}}, func(s *testserver.Server) {
 		cfg, err := s.RESTConfig()
 		if err != nil {
 			panic(fmt.Sprintf("client config: %v", err))
