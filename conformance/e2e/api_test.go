@@ -302,7 +302,10 @@ func TestFieldSelectors(t *testing.T) {
 	ctx := t.Context()
 	bound := podSpec("bound")
 	bound.Spec.NodeName = "node-a"
-	for _, p := range []*corev1.Pod{bound, podSpec("unbound")} {
+	// No scheduler serves this name, so nothing but the test writes the pod.
+	unbound := podSpec("unbound")
+	unbound.Spec.SchedulerName = "e2e-no-scheduler"
+	for _, p := range []*corev1.Pod{bound, unbound} {
 		if _, err := cs.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}

@@ -63,13 +63,15 @@ func readyNodes(ctx context.Context, c kubernetes.Interface) []string {
 	return ready
 }
 
+// kubectl runs stock kubectl; the scenarios' own --timeout flags bound
+// their waits, within the 4 minutes a run may take.
 func kubectl(t *testing.T, args ...string) string {
 	t.Helper()
-	out, stderr, err := cluster.server.Kubectl(t, args...)
-	if err != nil {
-		t.Fatalf("kubectl %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
+	r := cluster.server.KubectlWith(t, testserver.KubectlOptions{Timeout: 4 * time.Minute}, args...)
+	if r.Err != nil {
+		t.Fatalf("kubectl %s: %v\n%s%s", strings.Join(args, " "), r.Err, r.Stdout, r.Stderr)
 	}
-	return out
+	return r.Stdout
 }
 
 func kubectlIn(t *testing.T, stdin string, args ...string) string {

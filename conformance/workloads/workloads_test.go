@@ -10,6 +10,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/skiff-dev/skiff/internal/testserver"
 	"github.com/skiff-dev/skiff/kubelet/hollow"
 )
 
@@ -168,7 +169,10 @@ spec:
       restartPolicy: Never
       containers: [{name: nap, image: busybox, command: [sleep, "1"]}]
 `, "apply", "-n", ns, "-f", "-")
-	kubectl(t, "wait", "--for=condition=Complete", "job/nap", "-n", ns, "--timeout=120s")
+	r := cluster.server.KubectlWith(t, testserver.KubectlOptions{Timeout: 3 * time.Minute}, "wait", "--for=condition=Complete", "job/nap", "-n", ns, "--timeout=150s")
+	if r.Err != nil {
+		t.Fatalf("the job did not complete: %v\n%s%s\n%s", r.Err, r.Stdout, r.Stderr, kubectl(t, "get", "job,pods", "-n", ns, "-o", "wide", "--show-labels"))
+	}
 	if out := kubectl(t, "get", "job", "nap", "-n", ns); !strings.Contains(out, "3/3") {
 		t.Errorf("kubectl get job:\n%s", out)
 	}
