@@ -28,7 +28,7 @@ var cluster struct {
 }
 
 func TestMain(m *testing.M) {
-	os.Exit(testserver.Main(m, testserver.Options{}, func(s *testserver.Server) {
+	os.Exit(testserver.Main(m, testserver.Options{ExtraArgs: testserver.WithoutScheduler}, func(s *testserver.Server) {
 		cfg, err := s.RESTConfig()
 		if err != nil {
 			panic(fmt.Sprintf("client config: %v", err))

@@ -20,7 +20,7 @@ import (
 var server *testserver.Server
 
 func TestMain(m *testing.M) {
-	os.Exit(testserver.Main(m, testserver.Options{}, func(s *testserver.Server) { server = s }))
+	os.Exit(testserver.Main(m, testserver.Options{ExtraArgs: testserver.WithoutScheduler}, func(s *testserver.Server) { server = s }))
 }
 
 // setup returns an admin client and a namespace whose default

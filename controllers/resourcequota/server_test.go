@@ -24,7 +24,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(testserver.Main(m, testserver.Options{Binary: os.Getenv("SKIFF_BIN")}, func(s *testserver.Server) {
+	os.Exit(testserver.Main(m, testserver.Options{Binary: os.Getenv("SKIFF_BIN"), ExtraArgs: testserver.WithoutScheduler}, func(s *testserver.Server) {
 		server = s
 		c, err := s.Clientset()
 		if err != nil {

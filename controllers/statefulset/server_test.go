@@ -26,7 +26,7 @@ import (
 var server *testserver.Server
 
 func TestMain(m *testing.M) {
-	os.Exit(testserver.Main(m, testserver.Options{Binary: os.Getenv("SKIFF_BIN")}, func(s *testserver.Server) { server = s }))
+	os.Exit(testserver.Main(m, testserver.Options{Binary: os.Getenv("SKIFF_BIN"), ExtraArgs: testserver.WithoutScheduler}, func(s *testserver.Server) { server = s }))
 }
 
 func clientFor(t *testing.T) kubernetes.Interface {

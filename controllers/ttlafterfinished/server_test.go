@@ -21,7 +21,7 @@ import (
 // the foreground (gone, or held by the foregroundDeletion finalizer until
 // the garbage collector removed its dependents).
 func TestServer(t *testing.T) {
-	s := testserver.Start(t, testserver.Options{})
+	s := testserver.Start(t, testserver.Options{ExtraArgs: testserver.WithoutScheduler})
 	client, err := s.Clientset()
 	if err != nil {
 		t.Fatal(err)

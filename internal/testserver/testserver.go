@@ -41,6 +41,11 @@ const (
 	EnvPortRange = "SKIFF_TEST_PORTS"
 )
 
+// WithoutScheduler are the server arguments of a test that plays the
+// scheduler and kubelet itself, writing pod status by hand as upstream's
+// controller integration tests do: no scheduler then races those writes.
+var WithoutScheduler = []string{"--controllers=*,-kube-scheduler"}
+
 // Options say how to launch a server. The zero value is usable once Binary
 // and DataDir are set.
 type Options struct {
