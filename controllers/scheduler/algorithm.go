@@ -126,8 +126,16 @@ func (f *fitError) involvesPods() bool {
 	return false
 }
 
-// Error formats as upstream's FitError.Error.
+// errNoNodesAvailable is upstream's error, and FailedScheduling message,
+// for a cluster without nodes.
+const errNoNodesAvailable = "no nodes available to schedule pods"
+
+// Error formats as upstream's FitError.Error; with no nodes at all, upstream
+// fails before filtering, with ErrNoNodesAvailable.
 func (f *fitError) Error() string {
+	if f.numAllNodes == 0 {
+		return errNoNodesAvailable
+	}
 	msg := fmt.Sprintf("0/%v nodes are available:", f.numAllNodes)
 	if f.preFilterMsg != "" {
 		msg += fmt.Sprintf(" %v.", f.preFilterMsg)

@@ -115,7 +115,7 @@ func TestFitErrorMessage(t *testing.T) {
 			"0/2 nodes are available: 2 Preemption is not helpful for scheduling."},
 		{"several reasons on one node", fitError{numAllNodes: 1, statuses: map[string]*status{"a": fail(unschedulable, "Insufficient cpu", "Insufficient memory")}},
 			"0/1 nodes are available: 1 Insufficient cpu, 1 Insufficient memory."},
-		{"no nodes", fitError{numAllNodes: 0, statuses: map[string]*status{}}, "0/0 nodes are available:"},
+		{"no nodes", fitError{numAllNodes: 0, statuses: map[string]*status{}}, "no nodes available to schedule pods"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
