@@ -64,7 +64,15 @@ func TestPodQuota(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUsed(t, ns, "compute", corev1.ResourceList{"pods": q("1"), "requests.cpu": q("400m")})
-	createPod(t, ns, "c", "600m")
+	// Admission reads quotas from its informer, which may show the lower
+	// usage a moment after the status does.
+	var lastErr error
+	if err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		lastErr = tryPod(t, ns, "c", "600m")
+		return lastErr == nil, nil
+	}); err != nil {
+		t.Fatalf("creating pod c once quota was freed: %v", lastErr)
+	}
 	waitUsed(t, ns, "compute", corev1.ResourceList{"pods": q("2"), "requests.cpu": q("1")})
 	err = tryPod(t, ns, "e", "1m")
 	wantForbidden(t, err, `pods "e" is forbidden: exceeded quota: compute, requested: pods=1,requests.cpu=1m, used: pods=2,requests.cpu=1, limited: pods=2,requests.cpu=1`)
