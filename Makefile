@@ -16,7 +16,7 @@ export CGO_ENABLED := 0
 GOFLAGS_TEST ?= -count=1
 DATA_DIR ?= $(if $(filter 0,$(shell id -u)),/var/lib/skiff,$(HOME)/.skiff)
 
-.PHONY: build run test test-unit test-e2e generate bench-api bench-hollow bench-scheduler deps clean
+.PHONY: build run test test-unit test-e2e generate bench-api bench-hollow bench-deployment bench-scheduler deps clean
 
 build: bin/skiff
 
@@ -45,6 +45,12 @@ bench-api: build
 ## bench-hollow: 1,000 hollow nodes and 10,000 pods; prints times, CPU and RSS.
 bench-hollow: build
 	SKIFF_BIN=$(CURDIR)/bin/skiff go run ./bench/hollow --nodes 1000 --pods 10000
+
+## bench-deployment: a 3,000-replica Deployment on 100 and on 1,000 hollow
+## nodes: time to fully available, scheduler pods/s, server RSS, database size.
+bench-deployment: build
+	SKIFF_BIN=$(CURDIR)/bin/skiff go run ./bench/hollow --nodes 100 --pods 0 --idle 0s --deployment 3000
+	SKIFF_BIN=$(CURDIR)/bin/skiff go run ./bench/hollow --nodes 1000 --pods 0 --idle 0s --deployment 3000
 
 ## bench-scheduler: scheduling throughput on 1,000 nodes.
 bench-scheduler: build

@@ -250,7 +250,7 @@ func (s *Server) build(ctx context.Context, servingCert, servingKey string, svcI
 	if err != nil {
 		return fmt.Errorf("loopback client: %w", err)
 	}
-	informerFactory := informers.NewSharedInformerFactory(client, 10*time.Minute)
+	informerFactory := informers.NewSharedInformerFactoryWithOptions(client, 10*time.Minute, informers.WithTransform(trimManagedFields))
 	rbacAuthz.Use(informerFactory)
 	s.bootstrapTokens.Use(informerFactory)
 	s.saTokens.Use(informerFactory, client)

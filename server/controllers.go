@@ -534,7 +534,7 @@ func (c controllerSet) electionConfig(lease, id string, defs []controllerDef) (*
 	lead := func(ctx context.Context) {
 		klog.InfoS("Leading; starting controllers", "lease", lease, "controllers", len(defs))
 		// Upstream's shared informers resync every 12 to 24 hours.
-		inf := informers.NewSharedInformerFactory(client, 12*time.Hour)
+		inf := informers.NewSharedInformerFactoryWithOptions(client, 12*time.Hour, informers.WithTransform(trimManagedFields))
 		runs, err := c.build(defs, inf)
 		if err != nil {
 			klog.ErrorS(err, "Building controllers", "lease", lease)
@@ -615,4 +615,15 @@ func enabledControllers(list []string) (func(controllerDef) bool, error) {
 	return func(d controllerDef) bool {
 		return d.everyServer || (!off[d.name] && (all || on[d.name]))
 	}, nil
+}
+
+// trimManagedFields drops managedFields from objects in informer caches, as
+// kube-controller-manager does: no controller reads them, they are often
+// the larger part of an object, and an update that carries none keeps the
+// stored ones.
+func trimManagedFields(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }

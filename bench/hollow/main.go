@@ -3,10 +3,13 @@
 // enough for the node count, plays --nodes hollow nodes in a child process
 // of its own (so that their cost is measured apart from the server's and
 // from the load this process makes), binds --pods pods to them directly,
-// and deletes them again. It prints the time each phase took, the CPU time
-// of the server and of the hollow kubelet, and both processes' memory.
+// and deletes them again. With --deployment N it then creates one
+// Deployment of N replicas and times it until fully available, with the
+// scheduler's throughput on the way. It prints the time each phase took,
+// the CPU time of the server and of the hollow kubelet, both processes'
+// memory and the size of the database.
 //
-//	go run ./bench/hollow [--nodes 1000] [--pods 10000] [--idle 60s]
+//	go run ./bench/hollow [--nodes 1000] [--pods 10000] [--idle 60s] [--deployment 3000]
 package main
 
 import (
@@ -36,6 +39,7 @@ import (
 
 type options struct {
 	nodes, pods, clients int
+	deployment           int
 	idle, timeout        time.Duration
 	keep                 bool
 	play                 string
@@ -45,6 +49,7 @@ func main() {
 	var o options
 	flag.IntVar(&o.nodes, "nodes", 1000, "hollow nodes to play")
 	flag.IntVar(&o.pods, "pods", 10000, "pods bound to them, round robin")
+	flag.IntVar(&o.deployment, "deployment", 0, "replicas of a Deployment to create after the pods, timed until fully available (0: none)")
 	flag.IntVar(&o.clients, "clients", 32, "concurrent creates and deletes")
 	flag.DurationVar(&o.idle, "idle", 60*time.Second, "how long to measure the nodes' steady-state cost (heartbeats only)")
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Minute, "upper bound on the whole run")
@@ -52,8 +57,8 @@ func main() {
 	flag.StringVar(&o.play, "play", "", "internal: play the hollow nodes against the server of this kubeconfig until killed")
 	klog.InitFlags(nil)
 	flag.Parse()
-	if o.nodes < 1 || o.nodes > 65536 || o.pods < 0 || o.pods > 200000 || o.clients < 1 || o.clients > 256 {
-		fmt.Fprintln(os.Stderr, "--nodes 1-65536, --pods 0-200000, --clients 1-256")
+	if o.nodes < 1 || o.nodes > 65536 || o.pods < 0 || o.pods > 200000 || o.deployment < 0 || o.deployment > 200000 || o.clients < 1 || o.clients > 256 {
+		fmt.Fprintln(os.Stderr, "--nodes 1-65536, --pods 0-200000, --deployment 0-200000, --clients 1-256")
 		os.Exit(2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
@@ -82,7 +87,7 @@ func run(ctx context.Context, o options) error {
 	if mask > 30 {
 		return fmt.Errorf("%d nodes do not fit the /16 cluster CIDR", o.nodes)
 	}
-	if perNode, ips := (o.pods+o.nodes-1)/o.nodes, (1<<(32-mask))-3; perNode > ips || perNode > 110 {
+	if perNode, ips := (max(o.pods, o.deployment)+o.nodes-1)/o.nodes, (1<<(32-mask))-3; perNode > ips || perNode > 110 {
 		return fmt.Errorf("%d pods per node do not fit (at most %d addresses per /%d and 110 pods)", perNode, ips, mask)
 	}
 	dir, err := os.MkdirTemp("", "skiff-hollow-bench-")
@@ -200,6 +205,14 @@ func run(ctx context.Context, o options) error {
 		}
 		p.print("... and gone (termination capped at 2s)")
 	}
+	if o.deployment > 0 {
+		if err := createNamespace(ctx, cs, "bench"); err != nil {
+			return err
+		}
+		if err := benchDeployment(ctx, cs, m, o.deployment); err != nil {
+			return err
+		}
+	}
 	fmt.Println()
 	for _, r := range []struct {
 		what string
@@ -208,6 +221,9 @@ func run(ctx context.Context, o options) error {
 		if b, err := testserver.ProcessRSS(r.pid); err == nil {
 			fmt.Printf("RSS %-30s %8.1f MiB\n", r.what, float64(b)/(1<<20))
 		}
+	}
+	if size, err := dbSize(s.DataDir()); err == nil {
+		fmt.Printf("database (state.db, -wal, -shm)    %8.1f MiB\n", float64(size)/(1<<20))
 	}
 	fmt.Printf("load average at end %s\n", loadavg())
 	return nil

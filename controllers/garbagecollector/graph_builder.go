@@ -101,6 +101,16 @@ func newGraphBuilder(metadataClient metadata.Interface, mapper meta.RESTMapper, 
 func (gb *graphBuilder) informerFor(gvr schema.GroupVersionResource, kind schema.GroupVersionKind) (cache.SharedIndexInformer, error) {
 	inf := metadatainformer.NewFilteredMetadataInformer(gb.metadataClient, gvr, metav1.NamespaceAll, 0,
 		cache.Indexers{cache.NamespaceIndex: cache.MetaNamespaceIndexFunc}, nil).Informer()
+	// The graph reads owner references only; managedFields would be most
+	// of what it keeps (kube-controller-manager trims them too).
+	if err := inf.SetTransform(func(obj any) (any, error) {
+		if m, ok := obj.(metav1.Object); ok {
+			m.SetManagedFields(nil)
+		}
+		return obj, nil
+	}); err != nil {
+		return nil, err
+	}
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc: func(obj any) {
 			gb.graphChanges.Add(&event{eventType: addEvent, obj: obj, gvk: kind})
