@@ -350,6 +350,16 @@ func (s *Server) Restart(ctx context.Context) error {
 	return s.start(ctx)
 }
 
+// RestartWith restarts the server as Restart does, with extraArgs in place
+// of Options.ExtraArgs from now on.
+func (s *Server) RestartWith(ctx context.Context, extraArgs []string) error {
+	if err := s.Stop(); err != nil {
+		return err
+	}
+	s.opts.ExtraArgs = extraArgs
+	return s.start(ctx)
+}
+
 // LogTail returns the last n lines of the server's output.
 func (s *Server) LogTail(n int) string {
 	f, err := os.Open(s.opts.LogPath)
