@@ -482,6 +482,10 @@ func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, assumed *v1.Pod, vo
 		s.alg.volumes.release(volumes)
 		if err != nil {
 			s.cache.forget(assumed)
+			if _, getErr := s.pods.Pods(assumed.Namespace).Get(assumed.Name); apierrors.IsNotFound(getErr) {
+				s.queue.done(qp)
+				return
+			}
 			logger.Error(err, "Failed to bind volumes", "pod", klog.KObj(assumed), "node", assumed.Spec.NodeName)
 			s.handleFailure(ctx, qp, fmt.Sprintf("running PreBind plugin %q: %v", "VolumeBinding", err), v1.PodReasonSchedulerError, nil)
 			return
