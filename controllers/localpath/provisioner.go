@@ -218,12 +218,17 @@ func (c *Controller) syncClaim(ctx context.Context, ns, name string) error {
 	}
 	c.recorder.Event(claim, corev1.EventTypeNormal, "Provisioning", fmt.Sprintf("External provisioner is provisioning volume for claim %q", ns+"/"+name))
 	pv, err := c.volumeFor(claim, class, node)
-	if err == nil && c.opts.IsLocalNode(node) {
-		err = makeDir(pv.Spec.HostPath.Path)
-	}
 	if err != nil {
+		// The claim asks for what this provisioner cannot give; only a
+		// change to it can help.
 		c.recorder.Event(claim, corev1.EventTypeWarning, "ProvisioningFailed", fmt.Sprintf("failed to provision volume with StorageClass %q: %v", class.Name, err))
 		return nil
+	}
+	if c.opts.IsLocalNode(node) {
+		if err := makeDir(pv.Spec.HostPath.Path); err != nil {
+			c.recorder.Event(claim, corev1.EventTypeWarning, "ProvisioningFailed", fmt.Sprintf("failed to provision volume with StorageClass %q: %v", class.Name, err))
+			return err
+		}
 	}
 	if _, err := c.client.CoreV1().PersistentVolumes().Create(ctx, pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		c.recorder.Event(claim, corev1.EventTypeWarning, "ProvisioningFailed", fmt.Sprintf("failed to provision volume with StorageClass %q: %v", class.Name, err))
