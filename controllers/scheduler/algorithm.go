@@ -321,6 +321,13 @@ func (a *algorithm) score(s *cycleState, feasible, all []*nodeInfo) []int64 {
 		add(weightInterPodAffinity)
 	}
 
+	if s.volumes.hasStaticBindings() {
+		for i, n := range feasible {
+			part[i] = scoreVolumes(s.volumes.volumesFor(n.node.Name))
+		}
+		add(weightVolumeBinding)
+	}
+
 	if !s.bestEffort() {
 		for i, n := range feasible {
 			part[i] = scoreBalanced(s, n)

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"math"
 	"sort"
 	"strconv"
 	"sync"
@@ -457,4 +458,52 @@ func (s *Scheduler) addVolumeBinding(client kubernetes.Interface, factory inform
 		s.synced = append(s.synced, r.HasSynced)
 	}
 	return nil
+}
+
+// hasStaticBindings is VolumeBinding's PreScore: scoring only matters
+// when some node would bind existing volumes.
+func (p *podVolumeClaims) hasStaticBindings() bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, v := range p.byNode {
+		if len(v.static) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// scoreVolumes is StorageCapacityScoring's default shape (utilization 0
+// scores 100, full scores 0) over the node's static bindings, averaged
+// over their classes.
+func scoreVolumes(v *podVolumes) int64 {
+	if v == nil || len(v.static) == 0 {
+		return 0
+	}
+	type usage struct{ requested, capacity int64 }
+	classes := map[string]*usage{}
+	for _, s := range v.static {
+		class := storagehelpers.GetPersistentVolumeClass(s.pv)
+		u := classes[class]
+		if u == nil {
+			u = &usage{}
+			classes[class] = u
+		}
+		req := s.pvc.Spec.Resources.Requests[v1.ResourceStorage]
+		capacity := s.pv.Spec.Capacity[v1.ResourceStorage]
+		u.requested += req.Value()
+		u.capacity += capacity.Value()
+	}
+	var total int64
+	for _, u := range classes {
+		utilization := int64(100)
+		if u.capacity != 0 && u.requested <= u.capacity {
+			utilization = u.requested * 100 / u.capacity
+		}
+		total += maxNodeScore - utilization*maxNodeScore/100
+	}
+	return int64(math.Round(float64(total) / float64(len(classes))))
 }

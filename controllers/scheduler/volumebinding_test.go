@@ -184,3 +184,31 @@ func TestVolumeFilter(t *testing.T) {
 		})
 	}
 }
+
+func TestScoreVolumes(t *testing.T) {
+	bind := func(class, request, capacity string) staticBinding {
+		pv := testPV("pv", class, "")
+		pv.Spec.Capacity[v1.ResourceStorage] = resource.MustParse(capacity)
+		c := testClaim("c", class)
+		c.Spec.Resources.Requests[v1.ResourceStorage] = resource.MustParse(request)
+		return staticBinding{pv: pv, pvc: c}
+	}
+	tests := []struct {
+		name string
+		v    *podVolumes
+		want int64
+	}{
+		{"nothing to bind", nil, 0},
+		{"quarter used", &podVolumes{static: []staticBinding{bind("a", "1Gi", "4Gi")}}, 75},
+		{"exact fit", &podVolumes{static: []staticBinding{bind("a", "4Gi", "4Gi")}}, 0},
+		{"classes averaged", &podVolumes{static: []staticBinding{bind("a", "1Gi", "4Gi"), bind("b", "1Gi", "2Gi")}}, 63},
+		{"one class summed", &podVolumes{static: []staticBinding{bind("a", "1Gi", "4Gi"), bind("a", "1Gi", "4Gi")}}, 75},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := scoreVolumes(tc.v); got != tc.want {
+				t.Fatalf("score %d, want %d", got, tc.want)
+			}
+		})
+	}
+}
