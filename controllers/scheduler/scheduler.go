@@ -2,10 +2,10 @@
 // Kubernetes 1.37 (PrioritySort, NodeUnschedulable, NodeName,
 // TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit with
 // LeastAllocated, PodTopologySpread with the system default constraints,
-// InterPodAffinity, DefaultPreemption, NodeResourcesBalancedAllocation,
-// DefaultBinder) over a scheduling queue with backoff, and an assumed-pod
-// cache so that a node is never booked twice between a binding and the
-// informer seeing it.
+// InterPodAffinity, VolumeBinding, DefaultPreemption,
+// NodeResourcesBalancedAllocation, DefaultBinder) over a scheduling queue
+// with backoff, and an assumed-pod cache so that a node is never booked
+// twice between a binding and the informer seeing it.
 package scheduler
 
 import (
