@@ -34,6 +34,10 @@ func bootstrap(ctx context.Context, client kubernetes.Interface, cfg *Config, sv
 			klog.InfoS("Component identities not ready yet", "err", err)
 			return false, nil
 		}
+		if err := ensureDefaultStorageClass(ctx, client); err != nil {
+			klog.InfoS("Default StorageClass not ready yet", "err", err)
+			return false, nil
+		}
 		return true, nil
 	})
 	if err != nil {

@@ -40,6 +40,9 @@ type Config struct {
 	// --controllers: "*" all, "foo" enables foo, "-foo" disables it; empty
 	// means "*".
 	Controllers []string
+	// DefaultLocalStoragePath holds the local-path provisioner's volumes on
+	// every node; empty is <data-dir>/storage.
+	DefaultLocalStoragePath string
 }
 
 // PortRange is an inclusive range of ports.

@@ -33,10 +33,14 @@ import (
 	endpointslicecontroller "github.com/skiff-dev/skiff/controllers/endpointslice"
 	"github.com/skiff-dev/skiff/controllers/garbagecollector"
 	jobcontroller "github.com/skiff-dev/skiff/controllers/job"
+	"github.com/skiff-dev/skiff/controllers/localpath"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
 	"github.com/skiff-dev/skiff/controllers/nodeipam"
 	"github.com/skiff-dev/skiff/controllers/nodelifecycle"
+	"github.com/skiff-dev/skiff/controllers/persistentvolume"
 	"github.com/skiff-dev/skiff/controllers/podgc"
+	"github.com/skiff-dev/skiff/controllers/pvcprotection"
+	"github.com/skiff-dev/skiff/controllers/pvprotection"
 	"github.com/skiff-dev/skiff/controllers/replicaset"
 	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
@@ -290,6 +294,56 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, nscontroller.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  persistentvolume.Name,
+			probe: authorizer.AttributesRecord{Verb: "update", Resource: "persistentvolumes", Subresource: "status"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := persistentvolume.NewForConfig(cc.config, cc.informers.Core().V1().PersistentVolumes(), cc.informers.Core().V1().PersistentVolumeClaims(),
+					cc.informers.Storage().V1().StorageClasses(), cc.informers.Core().V1().Pods())
+				if err != nil {
+					return nil, err
+				}
+				return c.Run, nil
+			},
+		},
+		{
+			// skiff's own provisioner, an external provisioner upstream;
+			// it needs what the binder's role grants (volumes, claims,
+			// classes, nodes, events), so it acts as the binder.
+			name:     localpath.Name,
+			identity: controllerIdentity{serviceaccount.MakeUsername(metav1.NamespaceSystem, persistentvolume.Name), serviceaccount.MakeGroupNames(metav1.NamespaceSystem)},
+			probe:    authorizer.AttributesRecord{Verb: "create", Resource: "persistentvolumes"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := localpath.NewForConfig(cc.config, cc.server.cfg.localPathOptions(), cc.informers.Core().V1().PersistentVolumeClaims(),
+					cc.informers.Core().V1().PersistentVolumes(), cc.informers.Storage().V1().StorageClasses(), cc.informers.Core().V1().Nodes())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, localpath.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  pvprotection.Name,
+			probe: authorizer.AttributesRecord{Verb: "update", Resource: "persistentvolumes"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := pvprotection.NewForConfig(cc.config, cc.informers.Core().V1().PersistentVolumes())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, pvprotection.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  pvcprotection.Name,
+			probe: authorizer.AttributesRecord{Verb: "update", Resource: "persistentvolumeclaims", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := pvcprotection.NewForConfig(cc.config, cc.informers.Core().V1().PersistentVolumeClaims(), cc.informers.Core().V1().Pods())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, pvcprotection.DefaultWorkers) }, nil
 			},
 		},
 		{

@@ -18,7 +18,7 @@ func newServerCommand() *cobra.Command {
 		serviceCIDR, clusterCIDR, nodePortRange           string
 		kubeconfig, clusterDomain                         string
 		port, nodeCIDRMaskSize, hollowNodes               int
-		hollowNodePrefix                                  string
+		hollowNodePrefix, localStoragePath                string
 		disableAgent                                      bool
 		controllers                                       []string
 	)
@@ -56,6 +56,7 @@ func newServerCommand() *cobra.Command {
 			cfg.KubeconfigPath = kubeconfig
 			cfg.NodeCIDRMaskSize, cfg.HollowNodes, cfg.HollowNodePrefix = nodeCIDRMaskSize, hollowNodes, hollowNodePrefix
 			cfg.Controllers = controllers
+			cfg.DefaultLocalStoragePath = localStoragePath
 			if cfg.KubeconfigPath == "" {
 				cfg.KubeconfigPath = server.AdminKubeconfigPath(dataDir)
 			}
@@ -85,6 +86,7 @@ func newServerCommand() *cobra.Command {
 	f.IntVar(&hollowNodes, "hollow-nodes", 0, "also play this many hollow nodes: nodes whose kubelet runs no containers, for tests and benchmarks (more than 256 need a larger --node-cidr-mask-size or --cluster-cidr)")
 	f.StringVar(&hollowNodePrefix, "hollow-node-prefix", "hollow-node-", "name prefix of hollow nodes")
 	f.BoolVar(&disableAgent, "disable-agent", false, "run the control plane only, without a node on this host")
+	f.StringVar(&localStoragePath, "default-local-storage-path", "", "directory on each node for the volumes of the local-path provisioner (default <data-dir>/storage)")
 	f.StringSliceVar(&controllers, "controllers", []string{"*"}, "controllers to run, as kube-controller-manager's --controllers: '*' all, 'foo' enables foo, '-foo' disables it (the scheduler is kube-scheduler)")
 	return cmd
 }

@@ -67,6 +67,11 @@ func runFilters(s *cycleState, n *nodeInfo) *status {
 	if st := filterFit(s, n); st != nil {
 		return st
 	}
+	if s.volumes != nil {
+		if st := s.volumes.binder.filter(s.volumes, n.node); st != nil {
+			return st
+		}
+	}
 	if len(s.spread) > 0 {
 		if st := filterSpread(s, n); st != nil {
 			return st
@@ -181,8 +186,10 @@ type algorithm struct {
 	defaultSelector func(*v1.Pod) labels.Selector
 	// percentage is percentageOfNodesToScore; 0 is adaptive.
 	percentage int32
-	nextStart  int
-	rand       *rand.Rand
+	// volumes is VolumeBinding; nil leaves claims out.
+	volumes   *volumeBinder
+	nextStart int
+	rand      *rand.Rand
 }
 
 type scheduleResult struct {
@@ -199,6 +206,16 @@ func (a *algorithm) schedule(pod *v1.Pod, snap *snapshot) (scheduleResult, *cycl
 		return scheduleResult{}, nil, &fitError{numAllNodes: 0, statuses: map[string]*status{}}
 	}
 	s := preFilter(pod, nodes, a.nsLabels, a.namespacesMatching)
+	if a.volumes != nil {
+		pvcs, msg, err := a.volumes.preFilter(pod)
+		if err != nil {
+			return scheduleResult{}, nil, err
+		}
+		if msg != "" {
+			return scheduleResult{}, s, &fitError{numAllNodes: len(nodes), statuses: map[string]*status{}, absent: fail(unresolvable, msg), preFilterMsg: msg}
+		}
+		s.volumes = pvcs
+	}
 
 	// A nominated node is tried first, as upstream's evaluateNominatedNode.
 	if nn := pod.Status.NominatedNodeName; nn != "" {
@@ -302,6 +319,13 @@ func (a *algorithm) score(s *cycleState, feasible, all []*nodeInfo) []int64 {
 		}
 		normalizeInterPod(part)
 		add(weightInterPodAffinity)
+	}
+
+	if s.volumes.hasStaticBindings() {
+		for i, n := range feasible {
+			part[i] = scoreVolumes(s.volumes.volumesFor(n.node.Name))
+		}
+		add(weightVolumeBinding)
 	}
 
 	if !s.bestEffort() {

@@ -56,6 +56,7 @@ const (
 	weightSpread           = 2
 	weightInterPodAffinity = 2
 	weightBalanced         = 1
+	weightVolumeBinding    = 1
 )
 
 // ---- NodeName, NodeUnschedulable

@@ -2,10 +2,10 @@
 // Kubernetes 1.37 (PrioritySort, NodeUnschedulable, NodeName,
 // TaintToleration, NodeAffinity, NodePorts, NodeResourcesFit with
 // LeastAllocated, PodTopologySpread with the system default constraints,
-// InterPodAffinity, DefaultPreemption, NodeResourcesBalancedAllocation,
-// DefaultBinder) over a scheduling queue with backoff, and an assumed-pod
-// cache so that a node is never booked twice between a binding and the
-// informer seeing it.
+// InterPodAffinity, VolumeBinding, DefaultPreemption,
+// NodeResourcesBalancedAllocation, DefaultBinder) over a scheduling queue
+// with backoff, and an assumed-pod cache so that a node is never booked
+// twice between a binding and the informer seeing it.
 package scheduler
 
 import (
@@ -131,6 +131,9 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) (
 		return nil, fmt.Errorf("watching pods for the scheduler: %w", err)
 	}
 	s.synced = append(s.synced, nh.HasSynced, ph.HasSynced)
+	if err := s.addVolumeBinding(client, factory); err != nil {
+		return nil, err
+	}
 	s.broadcaster = events.NewBroadcaster(&events.EventSinkImpl{Interface: client.EventsV1()})
 	s.recorder = s.broadcaster.NewRecorder(scheme.Scheme, SchedulerName)
 	return s, nil
@@ -462,12 +465,32 @@ func (s *Scheduler) scheduleOne(ctx context.Context, qp *queuedPod) {
 	assumed.Spec.NodeName = result.node
 	s.cache.assume(assumed)
 	s.removeNomination(pod)
-	go s.bind(ctx, qp, assumed)
+	volumes := state.volumes.volumesFor(result.node)
+	if volumes.empty() {
+		volumes = nil
+	} else {
+		s.alg.volumes.assume(volumes)
+	}
+	go s.bind(ctx, qp, assumed, volumes)
 }
 
 // bind is DefaultBinder, run apart from the scheduling cycle.
-func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, assumed *v1.Pod) {
+func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, assumed *v1.Pod, volumes *podVolumes) {
 	logger := klog.FromContext(ctx)
+	if volumes != nil {
+		err := s.alg.volumes.bindVolumes(ctx, assumed, assumed.Spec.NodeName, volumes)
+		s.alg.volumes.release(volumes)
+		if err != nil {
+			s.cache.forget(assumed)
+			if _, getErr := s.pods.Pods(assumed.Namespace).Get(assumed.Name); apierrors.IsNotFound(getErr) {
+				s.queue.done(qp)
+				return
+			}
+			logger.Error(err, "Failed to bind volumes", "pod", klog.KObj(assumed), "node", assumed.Spec.NodeName)
+			s.handleFailure(ctx, qp, fmt.Sprintf("running PreBind plugin %q: %v", "VolumeBinding", err), v1.PodReasonSchedulerError, nil)
+			return
+		}
+	}
 	binding := &v1.Binding{
 		ObjectMeta: metav1.ObjectMeta{Namespace: assumed.Namespace, Name: assumed.Name, UID: assumed.UID},
 		Target:     v1.ObjectReference{Kind: "Node", Name: assumed.Spec.NodeName},

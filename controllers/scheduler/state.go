@@ -37,6 +37,9 @@ type cycleState struct {
 	spread       []spreadConstraint
 	spreadCounts map[topoPair]int
 	spreadMin    []int
+
+	// volumes are the pod's claims; nil without any.
+	volumes *podVolumeClaims
 }
 
 func (s *cycleState) clone() *cycleState {
