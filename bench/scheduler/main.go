@@ -168,6 +168,18 @@ func run(ctx context.Context, numNodes, numPods int) error {
 		return fmt.Errorf("releasing the scheduler's lease: %w", err)
 	}
 	ready := time.Now()
+	if path := os.Getenv("BENCH_CPUPROFILE"); path != "" {
+		// The server's CPU profile over the scheduling run, for pprof.
+		go func() {
+			b, err := client.CoreV1().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", "10").DoRaw(ctx)
+			if err == nil {
+				err = os.WriteFile(path, b, 0o644)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "cpu profile:", err)
+			}
+		}()
+	}
 
 	if err := wait.PollUntilContextCancel(ctx, 200*time.Millisecond, true, func(ctx context.Context) (bool, error) {
 		l, err := client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{ResourceVersion: "0", FieldSelector: "spec.nodeName="})

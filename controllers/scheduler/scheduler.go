@@ -46,6 +46,10 @@ const (
 )
 
 // Scheduler places pending pods of schedulerName default-scheduler.
+// maxBindsInFlight leaves room on one HTTP/2 connection for the
+// scheduler's other requests (events, status updates).
+const maxBindsInFlight = 64
+
 type Scheduler struct {
 	client     kubernetes.Interface
 	pods       corelisters.PodLister
@@ -59,8 +63,13 @@ type Scheduler struct {
 
 	cache *cache
 	queue *queue
-	snap  *snapshot
-	alg   *algorithm
+	// bindSlots bounds the bindings in flight. The server serves 100
+	// streams per HTTP/2 connection; beyond that the client opens more
+	// connections, and under load their TLS handshakes cost more CPU than
+	// the bindings themselves.
+	bindSlots chan struct{}
+	snap      *snapshot
+	alg       *algorithm
 
 	broadcaster events.EventBroadcaster
 	recorder    events.EventRecorder
@@ -90,6 +99,7 @@ func New(client kubernetes.Interface, factory informers.SharedInformerFactory) (
 		client:    client,
 		cache:     newCache(),
 		queue:     newQueue(),
+		bindSlots: make(chan struct{}, maxBindsInFlight),
 		snap:      newSnapshot(),
 		nominated: map[string]map[types.UID]*podInfo{},
 		nomNode:   map[types.UID]string{},
@@ -495,7 +505,14 @@ func (s *Scheduler) bind(ctx context.Context, qp *queuedPod, assumed *v1.Pod, vo
 		ObjectMeta: metav1.ObjectMeta{Namespace: assumed.Namespace, Name: assumed.Name, UID: assumed.UID},
 		Target:     v1.ObjectReference{Kind: "Node", Name: assumed.Spec.NodeName},
 	}
+	select {
+	case s.bindSlots <- struct{}{}:
+	case <-ctx.Done():
+		s.cache.forget(assumed)
+		return
+	}
 	err := s.client.CoreV1().Pods(assumed.Namespace).Bind(ctx, binding, metav1.CreateOptions{})
+	<-s.bindSlots
 	if err != nil {
 		s.cache.forget(assumed)
 		if apierrors.IsNotFound(err) {
