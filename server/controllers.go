@@ -36,6 +36,7 @@ import (
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
 	"github.com/skiff-dev/skiff/controllers/nodeipam"
 	"github.com/skiff-dev/skiff/controllers/nodelifecycle"
+	"github.com/skiff-dev/skiff/controllers/podautoscaler"
 	"github.com/skiff-dev/skiff/controllers/podgc"
 	"github.com/skiff-dev/skiff/controllers/replicaset"
 	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
@@ -264,6 +265,17 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, garbagecollector.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  podautoscaler.Name,
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "autoscaling", Resource: "horizontalpodautoscalers", Subresource: "status", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := podautoscaler.NewForConfig(cc.config, cc.informers.Autoscaling().V2().HorizontalPodAutoscalers(), cc.informers.Core().V1().Pods(), podautoscaler.DefaultConfig())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, podautoscaler.DefaultWorkers) }, nil
 			},
 		},
 		{
