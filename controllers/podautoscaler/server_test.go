@@ -160,6 +160,10 @@ const noMetricsAPI = "failed to get cpu utilization: unable to get metrics for r
 func TestAutoscaling(t *testing.T) {
 	t.Run("without metrics API", func(t *testing.T) {
 		ns := testserver.Namespace(t, cluster.client)
+		// Established before the first HPA, so that the controller's first
+		// discovery finds it (later ones are seen within 30s, as upstream).
+		kubectlApply(t, widgetCRD)
+		kubectl(t, "wait", "--for=condition=Established", "crd/widgets.example.com", "--timeout=30s")
 		t.Run("below min", func(t *testing.T) {
 			t.Parallel()
 			deployment(t, ns, "small", 1)
@@ -211,9 +215,127 @@ func TestAutoscaling(t *testing.T) {
 				t.Errorf("status %d current, %d desired; want 8 and 5", hpa.Status.CurrentReplicas, hpa.Status.DesiredReplicas)
 			}
 		})
+		t.Run("scaled to zero", func(t *testing.T) {
+			t.Parallel()
+			deployment(t, ns, "zero", 0)
+			kubectl(t, "-n", ns, "autoscale", "deployment", "zero", "--min", "1", "--max", "3", "--cpu-percent", "50")
+			hpa := waitFor(t, ns, "zero", 30*time.Second, "ScalingDisabled", func(h *autoscalingv2.HorizontalPodAutoscaler) bool {
+				return hasCondition(h, autoscalingv2.ScalingActive, corev1.ConditionFalse, "ScalingDisabled")
+			})
+			if got, want := condition(hpa, autoscalingv2.ScalingActive).Message, "scaling is disabled since the replica count of the target is zero"; got != want {
+				t.Errorf("ScalingActive message %q, want %q", got, want)
+			}
+			if hpa.Status.LastScaleTime != nil || hpa.Status.DesiredReplicas != 0 {
+				t.Errorf("status %+v: scaled a target at zero", hpa.Status)
+			}
+			waitReplicas(t, ns, "zero", 0, time.Second)
+		})
+		// Every kind with a scale subresource is a target, custom resources
+		// included.
+		for _, tc := range []struct{ resource, name, manifest string }{
+			{"replicasets", "rs", replicaSetManifest},
+			{"statefulsets", "sts", statefulSetManifest},
+			{"replicationcontrollers", "rc", replicationControllerManifest},
+			{"widgets.example.com", "widget", widgetManifest},
+		} {
+			t.Run(tc.resource, func(t *testing.T) {
+				t.Parallel()
+				kubectlApply(t, strings.NewReplacer("NAMESPACE", ns, "NAME", tc.name).Replace(tc.manifest))
+				if tc.resource == "widgets.example.com" {
+					// kubectl autoscale knows only the built-in kinds.
+					kubectlApply(t, fmt.Sprintf(`apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: %[2]s, namespace: %[1]s}
+spec:
+  scaleTargetRef: {apiVersion: example.com/v1, kind: Widget, name: %[2]s}
+  minReplicas: 1
+  maxReplicas: 5
+  metrics:
+  - type: Resource
+    resource: {name: cpu, target: {type: Utilization, averageUtilization: 50}}
+`, ns, tc.name))
+				} else {
+					kubectl(t, "-n", ns, "autoscale", tc.resource, tc.name, "--min", "1", "--max", "5", "--cpu-percent", "50")
+				}
+				err := wait.PollUntilContextTimeout(t.Context(), 250*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+					r := cluster.server.KubectlWith(t, testserver.KubectlOptions{Timeout: 10 * time.Second}, "-n", ns, "get", tc.resource, tc.name, "-o", "jsonpath={.spec.replicas}")
+					return r.Err == nil && r.Stdout == "5", nil
+				})
+				if err != nil {
+					t.Fatalf("%s/%s never scaled to 5: %v", tc.resource, tc.name, err)
+				}
+			})
+		}
 	})
 	t.Run("with metrics API", testWithMetricsAPI)
 }
+
+const podTemplate = `
+    metadata: {labels: {app: target}}
+    spec: {containers: [{name: c, image: registry.k8s.io/pause:3.10}]}`
+
+var (
+	replicaSetManifest = `apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: NAME, namespace: NAMESPACE}
+spec:
+  replicas: 8
+  selector: {matchLabels: {app: target}}
+  template:` + podTemplate
+	statefulSetManifest = `apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: NAME, namespace: NAMESPACE}
+spec:
+  replicas: 8
+  serviceName: NAME
+  podManagementPolicy: Parallel
+  selector: {matchLabels: {app: target-sts}}
+  template:
+    metadata: {labels: {app: target-sts}}
+    spec: {containers: [{name: c, image: registry.k8s.io/pause:3.10}]}`
+	replicationControllerManifest = `apiVersion: v1
+kind: ReplicationController
+metadata: {name: NAME, namespace: NAMESPACE}
+spec:
+  replicas: 8
+  selector: {app: target-rc}
+  template:
+    metadata: {labels: {app: target-rc}}
+    spec: {containers: [{name: c, image: registry.k8s.io/pause:3.10}]}`
+	widgetManifest = `apiVersion: example.com/v1
+kind: Widget
+metadata: {name: NAME, namespace: NAMESPACE}
+spec: {replicas: 8, selector: app=widget}`
+)
+
+const widgetCRD = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    subresources:
+      status: {}
+      scale: {specReplicasPath: .spec.replicas, statusReplicasPath: .status.replicas, labelSelectorPath: .spec.selector}
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              replicas: {type: integer}
+              selector: {type: string}
+          status:
+            type: object
+            properties:
+              replicas: {type: integer}
+`
 
 // fakeMetrics serves metrics.k8s.io/v1beta1 PodMetrics for the pods of a
 // namespace, each container using cpuMilli.
