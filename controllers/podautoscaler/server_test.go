@@ -21,7 +21,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	custommetricsv1beta2 "k8s.io/metrics/pkg/apis/custom_metrics/v1beta2"
 	metricsv1beta1 "k8s.io/metrics/pkg/apis/metrics/v1beta1"
+	"k8s.io/utils/ptr"
 
 	"github.com/skiff-dev/skiff/internal/testserver"
 )
@@ -343,8 +345,27 @@ type fakeMetrics struct {
 	client    kubernetes.Interface
 	namespace string
 	cpuMilli  atomic.Int64
-	requests  atomic.Int64
+	// qpsMilli is every pod's custom metric qps.
+	qpsMilli atomic.Int64
+	requests atomic.Int64
 }
+
+// pods lists the namespace's running pods matching the request's selector.
+func (f *fakeMetrics) pods(r *http.Request) ([]corev1.Pod, error) {
+	list, err := f.client.CoreV1().Pods(f.namespace).List(r.Context(), metav1.ListOptions{LabelSelector: r.URL.Query().Get("labelSelector")})
+	if err != nil {
+		return nil, err
+	}
+	var out []corev1.Pod
+	for _, p := range list.Items {
+		if p.Status.Phase == corev1.PodRunning {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+const customGV = "/apis/custom.metrics.k8s.io/v1beta2"
 
 func (f *fakeMetrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	const gv = "/apis/metrics.k8s.io/v1beta1"
@@ -361,16 +382,13 @@ func (f *fakeMetrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		})
 	case r.URL.Path == gv+"/namespaces/"+f.namespace+"/pods":
 		f.requests.Add(1)
-		pods, err := f.client.CoreV1().Pods(f.namespace).List(r.Context(), metav1.ListOptions{LabelSelector: r.URL.Query().Get("labelSelector")})
+		pods, err := f.pods(r)
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
 		list := metricsv1beta1.PodMetricsList{TypeMeta: metav1.TypeMeta{Kind: "PodMetricsList", APIVersion: "metrics.k8s.io/v1beta1"}}
-		for _, p := range pods.Items {
-			if p.Status.Phase != corev1.PodRunning {
-				continue
-			}
+		for _, p := range pods {
 			m := metricsv1beta1.PodMetrics{
 				ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels},
 				Timestamp:  metav1.Now(),
@@ -383,6 +401,30 @@ func (f *fakeMetrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				}})
 			}
 			list.Items = append(list.Items, m)
+		}
+		_ = json.NewEncoder(w).Encode(list)
+	case r.URL.Path == customGV:
+		_ = json.NewEncoder(w).Encode(metav1.APIResourceList{
+			TypeMeta:     metav1.TypeMeta{Kind: "APIResourceList", APIVersion: "v1"},
+			GroupVersion: "custom.metrics.k8s.io/v1beta2",
+			APIResources: []metav1.APIResource{{Name: "pods/qps", Namespaced: true, Kind: "MetricValueList", Verbs: metav1.Verbs{"get"}}},
+		})
+	case r.URL.Path == customGV+"/namespaces/"+f.namespace+"/pods/*/qps":
+		f.requests.Add(1)
+		pods, err := f.pods(r)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		list := custommetricsv1beta2.MetricValueList{TypeMeta: metav1.TypeMeta{Kind: "MetricValueList", APIVersion: "custom.metrics.k8s.io/v1beta2"}}
+		for _, p := range pods {
+			list.Items = append(list.Items, custommetricsv1beta2.MetricValue{
+				DescribedObject: corev1.ObjectReference{Kind: "Pod", APIVersion: "v1", Namespace: p.Namespace, Name: p.Name},
+				Metric:          custommetricsv1beta2.MetricIdentifier{Name: "qps"},
+				Timestamp:       metav1.Now(),
+				WindowSeconds:   ptr.To[int64](1),
+				Value:           *resource.NewMilliQuantity(f.qpsMilli.Load(), resource.DecimalSI),
+			})
 		}
 		_ = json.NewEncoder(w).Encode(list)
 	case strings.HasPrefix(r.URL.Path, gv+"/"):
@@ -445,16 +487,80 @@ spec:
   insecureSkipTLSVerify: true
   groupPriorityMinimum: 100
   versionPriority: 100
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta2.custom.metrics.k8s.io}
+spec:
+  group: custom.metrics.k8s.io
+  version: v1beta2
+  service: {namespace: %[1]s, name: metrics, port: 443}
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: 200
 `, ns, port, host))
 	t.Cleanup(func() {
 		// t.Context() has ended by now.
-		err := cluster.client.Discovery().RESTClient().Delete().AbsPath("/apis/apiregistration.k8s.io/v1/apiservices/v1beta1.metrics.k8s.io").Do(context.Background()).Error()
-		if err != nil {
-			t.Errorf("deleting the APIService: %v", err)
+		for _, name := range []string{"v1beta1.metrics.k8s.io", "v1beta2.custom.metrics.k8s.io"} {
+			err := cluster.client.Discovery().RESTClient().Delete().AbsPath("/apis/apiregistration.k8s.io/v1/apiservices/" + name).Do(context.Background()).Error()
+			if err != nil {
+				t.Errorf("deleting APIService %s: %v", name, err)
+			}
 		}
 	})
-	kubectl(t, "wait", "--for=condition=Available", "apiservice/v1beta1.metrics.k8s.io", "--timeout=60s")
+	kubectl(t, "wait", "--for=condition=Available", "apiservice/v1beta1.metrics.k8s.io", "apiservice/v1beta2.custom.metrics.k8s.io", "--timeout=60s")
 
+	t.Run("scenarios", func(t *testing.T) {
+		t.Run("resource metric", func(t *testing.T) {
+			t.Parallel()
+			resourceMetricScenario(t, ns, metrics)
+		})
+		t.Run("pods metric", func(t *testing.T) {
+			t.Parallel()
+			podsMetricScenario(t, ns, metrics)
+		})
+	})
+	if metrics.requests.Load() == 0 {
+		t.Error("the fake metrics server was never asked")
+	}
+}
+
+// podsMetricScenario scales on a custom metric of the pods: 25 qps each
+// against a target of 10 a pod asks for three pods.
+func podsMetricScenario(t *testing.T, ns string, metrics *fakeMetrics) {
+	metrics.qpsMilli.Store(25000)
+	deployment(t, ns, "api", 1)
+	kubectlApply(t, fmt.Sprintf(`apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: api, namespace: %s}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: api}
+  maxReplicas: 10
+  metrics:
+  - type: Pods
+    pods:
+      metric: {name: qps}
+      target: {type: AverageValue, averageValue: "10"}
+`, ns))
+	waitReplicas(t, ns, "api", 3, 30*time.Second)
+	// On target from now on.
+	metrics.qpsMilli.Store(10000)
+	waitEvent(t, ns, "api", "Normal SuccessfulRescale New size: 3; reason: pods metric qps above target")
+	hpa := waitFor(t, ns, "api", 10*time.Second, "the scale-up in the status", func(h *autoscalingv2.HorizontalPodAutoscaler) bool {
+		return h.Status.DesiredReplicas == 3
+	})
+	m := hpa.Status.CurrentMetrics
+	if len(m) != 1 || m[0].Pods == nil || m[0].Pods.Metric.Name != "qps" || m[0].Pods.Current.AverageValue.String() != "25" {
+		t.Errorf("currentMetrics %+v, want qps at 25", m)
+	}
+	if got := condition(hpa, autoscalingv2.ScalingActive).Message; got != "the HPA was able to successfully calculate a replica count from pods metric qps" {
+		t.Errorf("ScalingActive message %q", got)
+	}
+}
+
+// resourceMetricScenario scales up on CPU utilization, then down once the
+// behavior's scale-down window has passed.
+func resourceMetricScenario(t *testing.T, ns string, metrics *fakeMetrics) {
 	deployment(t, ns, "web", 1)
 	// The metrics reach users through the aggregator as well.
 	if out := kubectl(t, "-n", ns, "top", "pod"); !strings.Contains(out, "200m") {
@@ -520,8 +626,5 @@ spec:
 	}
 	if out := kubectl(t, "-n", ns, "get", "hpa", "web"); !strings.Contains(out, "cpu: 30%/50%") {
 		t.Errorf("kubectl get hpa:\n%s", out)
-	}
-	if metrics.requests.Load() == 0 {
-		t.Error("the fake metrics server was never asked")
 	}
 }
