@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -399,4 +400,79 @@ func TestFixedIntervalRateLimiter(t *testing.T) {
 	if n := r.NumRequeues("k"); n != 1 {
 		t.Errorf("NumRequeues %d, want 1", n)
 	}
+}
+
+// With HPAScaleToZero (on by default in 1.37) an HPA with minReplicas 0
+// and an external metric scales its target to zero and wakes it again,
+// while a target someone else scaled to zero stays alone.
+func TestScaleToZeroAndBack(t *testing.T) {
+	tg := &target{replicas: 2, selector: "app=web"}
+	metrics := &fakeMetrics{external: []int64{0}}
+	hpa := testHPA("web", func(h *autoscalingv2.HorizontalPodAutoscaler) {
+		h.Spec.MinReplicas = ptr.To[int32](0)
+		h.Spec.Behavior = &autoscalingv2.HorizontalPodAutoscalerBehavior{ScaleUp: defaultUp,
+			ScaleDown: rules(ptr.To[int32](0), autoscalingv2.MaxChangePolicySelect, percent(100, 15))}
+		h.Spec.Metrics = []autoscalingv2.MetricSpec{{Type: autoscalingv2.ExternalMetricSourceType, External: &autoscalingv2.ExternalMetricSource{
+			Metric: autoscalingv2.MetricIdentifier{Name: "queue"},
+			Target: autoscalingv2.MetricTarget{Type: autoscalingv2.ValueMetricType, Value: resource.NewQuantity(10, resource.DecimalSI)},
+		}}}
+	})
+	f := newFixture(t, tg, metrics, []*autoscalingv2.HorizontalPodAutoscaler{hpa}, testPod("a", 100), testPod("b", 100))
+	sync := func() autoscalingv2.HorizontalPodAutoscalerStatus {
+		t.Helper()
+		if _, err := f.c.Sync(t.Context(), "ns/web"); err != nil {
+			t.Fatal(err)
+		}
+		h, err := f.client.AutoscalingV2().HorizontalPodAutoscalers("ns").Get(t.Context(), "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The informer would deliver the controller's own write.
+		if err := f.hpaStore.Update(h); err != nil {
+			t.Fatal(err)
+		}
+		return h.Status
+	}
+	scaledToZero := func(st autoscalingv2.HorizontalPodAutoscalerStatus) string {
+		for _, c := range st.Conditions {
+			if c.Type == autoscalingv2.ScaledToZero {
+				return string(c.Status) + " " + c.Reason
+			}
+		}
+		return ""
+	}
+
+	st := sync()
+	if tg.replicas != 0 || scaledToZero(st) != "True ScaledToZero" {
+		t.Fatalf("an empty queue: replicas %d, ScaledToZero %q; want 0, True", tg.replicas, scaledToZero(st))
+	}
+	// At zero and nothing to do: it stays there, still active.
+	st = sync()
+	if tg.replicas != 0 || scaledToZero(st) != "True ScaledToZero" || condition(st, autoscalingv2.ScalingActive).Reason != "ValidMetricFound" {
+		t.Fatalf("idle at zero: replicas %d, conditions %+v", tg.replicas, st.Conditions)
+	}
+	metrics.external = []int64{25000} // milli-values
+	st = sync()
+	if tg.replicas != 3 || scaledToZero(st) != "False NotScaledToZero" {
+		t.Fatalf("a queue of 25 against 10: replicas %d, ScaledToZero %q; want 3, False", tg.replicas, scaledToZero(st))
+	}
+	if got := f.events(); !slices.Contains(got, "Normal SuccessfulRescale New size: 3; reason: external metric queue(nil) above target") {
+		t.Errorf("events %q", got)
+	}
+
+	// Scaled to zero by a user: hands off.
+	tg.replicas = 0
+	st = sync()
+	if tg.replicas != 0 || condition(st, autoscalingv2.ScalingActive).Reason != "ScalingDisabled" {
+		t.Fatalf("manually at zero: replicas %d, ScalingActive %+v", tg.replicas, condition(st, autoscalingv2.ScalingActive))
+	}
+}
+
+func condition(st autoscalingv2.HorizontalPodAutoscalerStatus, t autoscalingv2.HorizontalPodAutoscalerConditionType) autoscalingv2.HorizontalPodAutoscalerCondition {
+	for _, c := range st.Conditions {
+		if c.Type == t {
+			return c
+		}
+	}
+	return autoscalingv2.HorizontalPodAutoscalerCondition{}
 }

@@ -99,7 +99,11 @@ func (c *Controller) reconcile(ctx context.Context, shared *autoscalingv2.Horizo
 			// Some metrics worked: scale on them, but report the others.
 			retErr = err
 		}
-		logger.V(4).Info("Proposing desired replicas", "desiredReplicas", metricDesired, "metric", metricName,
+		msg := "Proposing desired replicas"
+		if current == 0 {
+			msg = "Proposing desired replicas from zero"
+		}
+		logger.V(4).Info(msg, "desiredReplicas", metricDesired, "metric", metricName,
 			"tolerances", c.tolerances(hpa), "timestamp", ts, "scaleTarget", reference)
 
 		rescaleMetric := ""
