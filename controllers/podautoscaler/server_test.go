@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -62,11 +61,24 @@ func kubectlApply(t *testing.T, manifest string) {
 }
 
 // deployment makes a deployment of replicas pods that request 100m CPU
-// and waits for its rollout.
+// and waits for its rollout. Every pod has the request from the start: the
+// HPA, as upstream's, fails on a pod without one, terminating or not.
 func deployment(t *testing.T, ns, name string, replicas int) {
 	t.Helper()
-	kubectl(t, "-n", ns, "create", "deployment", name, "--image=registry.k8s.io/pause:3.10", "--replicas="+strconv.Itoa(replicas))
-	kubectl(t, "-n", ns, "set", "resources", "deployment", name, "--requests=cpu=100m")
+	kubectlApply(t, fmt.Sprintf(`apiVersion: apps/v1
+kind: Deployment
+metadata: {name: %[2]s, namespace: %[1]s}
+spec:
+  replicas: %[3]d
+  selector: {matchLabels: {app: %[2]s}}
+  template:
+    metadata: {labels: {app: %[2]s}}
+    spec:
+      containers:
+      - name: pause
+        image: registry.k8s.io/pause:3.10
+        resources: {requests: {cpu: 100m}}
+`, ns, name, replicas))
 	kubectl(t, "-n", ns, "rollout", "status", "deployment/"+name, "--timeout=90s")
 }
 
@@ -556,12 +568,17 @@ spec:
 	if got := condition(hpa, autoscalingv2.ScalingActive).Message; got != "the HPA was able to successfully calculate a replica count from pods metric qps" {
 		t.Errorf("ScalingActive message %q", got)
 	}
+	noWarnings(t, ns, "api")
 }
 
 // resourceMetricScenario scales up on CPU utilization, then down once the
 // behavior's scale-down window has passed.
 func resourceMetricScenario(t *testing.T, ns string, metrics *fakeMetrics) {
 	deployment(t, ns, "web", 1)
+	// A CPU sample of a pod within its first minutes counts once it covers
+	// a whole window (1s here) since the pod became ready, as upstream has
+	// it: the first sync must not come sooner.
+	readyFor(t, ns, "app=web", 2*time.Second)
 	// The metrics reach users through the aggregator as well.
 	if out := kubectl(t, "-n", ns, "top", "pod"); !strings.Contains(out, "200m") {
 		t.Errorf("kubectl top pod:\n%s", out)
@@ -626,5 +643,41 @@ spec:
 	}
 	if out := kubectl(t, "-n", ns, "get", "hpa", "web"); !strings.Contains(out, "cpu: 30%/50%") {
 		t.Errorf("kubectl get hpa:\n%s", out)
+	}
+	noWarnings(t, ns, "web")
+}
+
+// readyFor waits until the pods matching selector have been ready for d.
+func readyFor(t *testing.T, ns, selector string, d time.Duration) {
+	t.Helper()
+	err := wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
+		pods, err := cluster.client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: selector})
+		if err != nil || len(pods.Items) == 0 {
+			return false, nil
+		}
+		for _, p := range pods.Items {
+			ready := false
+			for _, c := range p.Status.Conditions {
+				ready = ready || (c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue && time.Since(c.LastTransitionTime.Time) > d)
+			}
+			if !ready {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Fatalf("pods %s in %s not ready for %v: %v", selector, ns, d, err)
+	}
+}
+
+// noWarnings fails on warning events of the HPA: with a working metrics
+// API nothing should have gone wrong.
+func noWarnings(t *testing.T, ns, name string) {
+	t.Helper()
+	for _, e := range events(t, ns, name) {
+		if strings.HasPrefix(e, corev1.EventTypeWarning) {
+			t.Errorf("HPA %s/%s: %s", ns, name, e)
+		}
 	}
 }
