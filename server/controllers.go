@@ -38,6 +38,7 @@ import (
 	"github.com/skiff-dev/skiff/controllers/nodeipam"
 	"github.com/skiff-dev/skiff/controllers/nodelifecycle"
 	"github.com/skiff-dev/skiff/controllers/persistentvolume"
+	"github.com/skiff-dev/skiff/controllers/podautoscaler"
 	"github.com/skiff-dev/skiff/controllers/podgc"
 	"github.com/skiff-dev/skiff/controllers/pvcprotection"
 	"github.com/skiff-dev/skiff/controllers/pvprotection"
@@ -268,6 +269,17 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, garbagecollector.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  podautoscaler.Name,
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "autoscaling", Resource: "horizontalpodautoscalers", Subresource: "status", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := podautoscaler.NewForConfig(cc.config, cc.informers.Autoscaling().V2().HorizontalPodAutoscalers(), cc.informers.Core().V1().Pods(), podautoscaler.DefaultConfig())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, podautoscaler.DefaultWorkers) }, nil
 			},
 		},
 		{
