@@ -52,6 +52,7 @@ import (
 	"github.com/skiff-dev/skiff/controllers/tainteviction"
 	"github.com/skiff-dev/skiff/controllers/tokencleaner"
 	"github.com/skiff-dev/skiff/controllers/ttlafterfinished"
+	"github.com/skiff-dev/skiff/internal/useragent"
 	"github.com/skiff-dev/skiff/registry/core/service"
 	"github.com/skiff-dev/skiff/server/rbac"
 )
@@ -100,6 +101,24 @@ const (
 var leaseHolders = map[string]controllerIdentity{
 	controllerManagerLease: {user: user.KubeControllerManager},
 	schedulerLease:         {user: user.KubeScheduler},
+}
+
+// component is the upstream binary the controller belongs to.
+func (d controllerDef) component() string {
+	if d.everyServer {
+		return "kube-apiserver"
+	}
+	return d.leaseName()
+}
+
+// clientName ends the controller's user agent: the service account name
+// kube-controller-manager builds each controller's client for, and
+// kube-scheduler's "scheduler".
+func (d controllerDef) clientName() string {
+	if d.leaseName() == schedulerLease {
+		return "scheduler"
+	}
+	return d.name
 }
 
 func (d controllerDef) leaseName() string {
@@ -570,7 +589,8 @@ func (c controllerSet) build(defs []controllerDef, inf informers.SharedInformerF
 		if err != nil {
 			return nil, err
 		}
-		run, err := def.build(controllerContext{config: rest.AddUserAgent(cfg, def.name), informers: inf, server: c.server, services: c.services})
+		cfg.UserAgent = useragent.For(def.component(), def.clientName())
+		run, err := def.build(controllerContext{config: cfg, informers: inf, server: c.server, services: c.services})
 		if err != nil {
 			return nil, fmt.Errorf("building the %s: %w", def.name, err)
 		}
@@ -588,7 +608,8 @@ func (c controllerSet) electionConfig(lease, id string, defs []controllerDef) (*
 	if err != nil {
 		return nil, err
 	}
-	client, err := kubernetes.NewForConfig(rest.AddUserAgent(cfg, lease))
+	cfg.UserAgent = useragent.For(lease, "leader-election")
+	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
 	}

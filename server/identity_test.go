@@ -64,6 +64,16 @@ func TestControllersActAsTheirServiceAccounts(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no default service account once the binding was back")
 	}
+
+	// The controllers' writes carry kube-controller-manager's field manager,
+	// as upstream's (the first word of the client's user agent).
+	cm, err := client.CoreV1().ConfigMaps("unbound").Get(ctx, "kube-root-ca.crt", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cm.ManagedFields) == 0 || cm.ManagedFields[0].Manager != "kube-controller-manager" {
+		t.Errorf("kube-root-ca.crt managed fields %+v, want manager kube-controller-manager", cm.ManagedFields)
+	}
 }
 
 // TestControllerManagerLease: the controllers run under the

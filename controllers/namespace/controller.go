@@ -27,6 +27,8 @@ import (
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/klog/v2"
+
+	"github.com/skiff-dev/skiff/internal/useragent"
 )
 
 const (
@@ -59,7 +61,7 @@ func NewForConfig(config *rest.Config, informer coreinformers.NamespaceInformer,
 	}
 	cfg.QPS *= 20
 	cfg.Burst *= 100
-	cfg = rest.AddUserAgent(cfg, "namespace-controller")
+	cfg = useragent.Default(cfg, "namespace-controller")
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("namespace controller client: %w", err)

@@ -37,6 +37,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/skiff-dev/skiff/controllers/internal/worker"
+	"github.com/skiff-dev/skiff/internal/useragent"
 	skiffquota "github.com/skiff-dev/skiff/registry/quota"
 )
 
@@ -98,7 +99,7 @@ type Controller struct {
 // kube-controller-manager names this controller's client. Pods, services and
 // PVCs are watched through typed.
 func NewForConfig(config *rest.Config, quotas coreinformers.ResourceQuotaInformer, typed informers.SharedInformerFactory) (*Controller, error) {
-	config = rest.AddUserAgent(rest.CopyConfig(config), "resourcequota-controller")
+	config = useragent.Default(config, "resourcequota-controller")
 	client, err := corev1client.NewForConfig(config)
 	if err != nil {
 		return nil, fmt.Errorf("resourcequota controller client: %w", err)

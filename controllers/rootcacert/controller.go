@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/skiff-dev/skiff/controllers/internal/worker"
+	"github.com/skiff-dev/skiff/internal/useragent"
 )
 
 const (
@@ -53,7 +54,7 @@ type Controller struct {
 // NewForConfig builds a Controller on its own client from config, named as
 // kube-controller-manager names this controller's client.
 func NewForConfig(config *rest.Config, namespaces coreinformers.NamespaceInformer, configMaps coreinformers.ConfigMapInformer, rootCA []byte) (*Controller, error) {
-	client, err := kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(config), controllerName))
+	client, err := kubernetes.NewForConfig(useragent.Default(config, controllerName))
 	if err != nil {
 		return nil, fmt.Errorf("root CA publisher client: %w", err)
 	}

@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/util/workqueue"
 
 	"github.com/skiff-dev/skiff/controllers/internal/worker"
+	"github.com/skiff-dev/skiff/internal/useragent"
 	"k8s.io/klog/v2"
 )
 
@@ -45,7 +46,7 @@ type Controller struct {
 // NewForConfig builds a Controller on its own client from config, named as
 // kube-controller-manager names this controller's client.
 func NewForConfig(config *rest.Config, namespaces coreinformers.NamespaceInformer, accounts coreinformers.ServiceAccountInformer) (*Controller, error) {
-	client, err := kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(config), "service-account-controller"))
+	client, err := kubernetes.NewForConfig(useragent.Default(config, "service-account-controller"))
 	if err != nil {
 		return nil, fmt.Errorf("serviceaccount controller client: %w", err)
 	}

@@ -31,6 +31,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/skiff-dev/skiff/controllers/internal/worker"
+	"github.com/skiff-dev/skiff/internal/useragent"
 )
 
 const (
@@ -64,7 +65,7 @@ type Controller struct {
 // NewForConfig builds a Controller on its own client from config, named as
 // kube-controller-manager names this controller's client.
 func NewForConfig(config *rest.Config, accounts coreinformers.ServiceAccountInformer, secrets coreinformers.SecretInformer, tokens TokenGenerator, rootCA []byte) (*Controller, error) {
-	client, err := kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(config), "tokens-controller"))
+	client, err := kubernetes.NewForConfig(useragent.Default(config, "tokens-controller"))
 	if err != nil {
 		return nil, fmt.Errorf("tokens controller client: %w", err)
 	}

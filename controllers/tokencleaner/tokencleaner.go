@@ -24,6 +24,7 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/skiff-dev/skiff/controllers/internal/worker"
+	"github.com/skiff-dev/skiff/internal/useragent"
 )
 
 const (
@@ -44,7 +45,7 @@ type Controller struct {
 
 // NewForConfig builds a Controller on its own client from config.
 func NewForConfig(config *rest.Config, secrets coreinformers.SecretInformer) (*Controller, error) {
-	client, err := kubernetes.NewForConfig(rest.AddUserAgent(rest.CopyConfig(config), controllerName))
+	client, err := kubernetes.NewForConfig(useragent.Default(config, controllerName))
 	if err != nil {
 		return nil, fmt.Errorf("token cleaner client: %w", err)
 	}
