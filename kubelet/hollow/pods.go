@@ -90,12 +90,15 @@ type podState struct {
 
 // ctr is one container's life in the hollow runtime.
 type ctr struct {
-	name         string
-	sidecar      bool
-	runFor       time.Duration // how long each run lasts; 0 is for ever
-	exitCode     int32
-	id           string
-	startedAt    metav1.Time
+	name      string
+	sidecar   bool
+	runFor    time.Duration // how long each run lasts; 0 is for ever
+	exitCode  int32
+	id        string
+	startedAt metav1.Time // as reported: whole seconds
+	// runningSince is when the run began, to the nanosecond, so that a
+	// run never ends before runFor has passed.
+	runningSince time.Time
 	running      bool
 	terminated   *corev1.ContainerStateTerminated
 	last         *corev1.ContainerStateTerminated
@@ -107,6 +110,7 @@ type ctr struct {
 func (c *ctr) start(now time.Time) {
 	c.id = newContainerID()
 	c.startedAt = metav1.NewTime(now).Rfc3339Copy()
+	c.runningSince = now
 	c.running = true
 	if c.terminated != nil {
 		c.last = c.terminated
@@ -132,7 +136,7 @@ func (c *ctr) exitsAt() time.Time {
 	if !c.running || c.runFor == 0 {
 		return time.Time{}
 	}
-	return c.startedAt.Add(c.runFor)
+	return c.runningSince.Add(c.runFor)
 }
 
 func newContainerID() string {
@@ -297,6 +301,9 @@ func (st *podState) adopt(pod *corev1.Pod) {
 				switch {
 				case s.State.Running != nil:
 					c.running, c.startedAt = true, s.State.Running.StartedAt
+					// The status keeps whole seconds: rounding up never
+					// ends the run early.
+					c.runningSince = c.startedAt.Add(time.Second - time.Nanosecond)
 				case s.State.Terminated != nil:
 					c.terminated = s.State.Terminated.DeepCopy()
 					c.startedAt = c.terminated.StartedAt

@@ -28,9 +28,9 @@ const smokeNodes = 200
 var server *testserver.Server
 
 func TestMain(m *testing.M) {
-	os.Exit(testserver.Main(m, testserver.Options{HollowNodes: smokeNodes,
-		// The hollow kubelet alone: no controller acts on its pods or nodes.
-		ExtraArgs: []string{"--controllers=*,-node-lifecycle-controller,-taint-eviction-controller,-pod-garbage-collector"}}, func(s *testserver.Server) { server = s }))
+	// Every controller runs, node lifecycle and pod GC included: the
+	// hollow kubelet must hold its own beside them, as a kubelet does.
+	os.Exit(testserver.Main(m, testserver.Options{HollowNodes: smokeNodes}, func(s *testserver.Server) { server = s }))
 }
 
 func clientset(t *testing.T) *kubernetes.Clientset {
