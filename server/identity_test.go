@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -126,4 +127,63 @@ func TestControllerManagerLease(t *testing.T) {
 	if err != nil {
 		t.Error("the restarted server did not take its lease back within 10 s")
 	}
+}
+
+// TestTwoServersOneDatastore: of two servers on one datastore only the
+// lease holder runs the controllers and the scheduler; the other serves the
+// API and takes over when the first one stops. Two kine instances on one
+// SQLite file stand in for a shared datastore.
+func TestTwoServersOneDatastore(t *testing.T) {
+	a := testserver.Start(t, testserver.Options{})
+	b := testserver.Start(t, testserver.Options{ExtraArgs: []string{
+		"--datastore-endpoint", "sqlite://" + filepath.Join(a.DataDir(), "server", "db", "state.db")}})
+	ctx := t.Context()
+	readID := func(s *testserver.Server) string {
+		id, err := os.ReadFile(filepath.Join(s.DataDir(), "server", "id"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(id))
+	}
+	idA, idB := readID(a), readID(b)
+	clientB, err := b.Clientset()
+	if err != nil {
+		t.Fatal(err)
+	}
+	holders := func(id string) func(ctx context.Context) (bool, error) {
+		return func(ctx context.Context) (bool, error) {
+			for _, name := range []string{"kube-controller-manager", "kube-scheduler"} {
+				l, err := clientB.CoordinationV1().Leases("kube-system").Get(ctx, name, metav1.GetOptions{})
+				if err != nil || l.Spec.HolderIdentity == nil || !strings.HasSuffix(*l.Spec.HolderIdentity, "_"+id) {
+					return false, nil
+				}
+			}
+			return true, nil
+		}
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 200*time.Millisecond, 30*time.Second, true, holders(idA)); err != nil {
+		t.Fatal("the first server does not hold both leases")
+	}
+	// Work asked of the second server is done by the first one's
+	// controllers, and the second one never starts its own.
+	if _, err := clientB.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "via-b"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.WaitForDefaultServiceAccount(t, clientB, "via-b")
+	if strings.Contains(b.LogTail(100000), "Leading; starting controllers") {
+		t.Fatal("the second server started controllers while the first one held the lease")
+	}
+
+	// The first server stops (and releases its leases): the second one
+	// takes over.
+	if err := a.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := wait.PollUntilContextTimeout(ctx, 500*time.Millisecond, 45*time.Second, true, holders(idB)); err != nil {
+		t.Fatal("the second server did not take both leases over")
+	}
+	if _, err := clientB.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "after-a"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	testserver.WaitForDefaultServiceAccount(t, clientB, "after-a")
 }
