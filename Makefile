@@ -16,7 +16,19 @@ export CGO_ENABLED := 0
 GOFLAGS_TEST ?= -count=1
 DATA_DIR ?= $(if $(filter 0,$(shell id -u)),/var/lib/skiff,$(HOME)/.skiff)
 
-.PHONY: build run test test-unit test-e2e generate bench-api bench-hollow bench-deployment bench-scheduler deps clean
+SUITE_VERSION := v1.37.0
+SUITE_LDFLAGS := -s -w \
+	-X k8s.io/client-go/pkg/version.gitVersion=$(SUITE_VERSION) \
+	-X k8s.io/client-go/pkg/version.gitMajor=1 \
+	-X k8s.io/client-go/pkg/version.gitMinor=37 \
+	-X k8s.io/client-go/pkg/version.gitTreeState=clean \
+	-X k8s.io/component-base/version.gitVersion=$(SUITE_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=1 \
+	-X k8s.io/component-base/version.gitMinor=37 \
+	-X k8s.io/component-base/version.gitTreeState=clean
+SUITE_BIN := conformance/suite/bin
+
+.PHONY: build run test test-unit test-e2e generate conformance conformance-build conformance-ci bench-api bench-hollow bench-deployment bench-scheduler deps clean
 
 build: bin/skiff
 
@@ -55,6 +67,23 @@ bench-deployment: build
 ## bench-scheduler: scheduling throughput on 1,000 nodes.
 bench-scheduler: build
 	SKIFF_BIN=$(CURDIR)/bin/skiff go run ./bench/scheduler
+
+## conformance-build: e2e.test, kubectl and ginkgo of the suite's Kubernetes
+## release, from conformance/suite (its own module; the first build takes
+## about 15 minutes on 2 cores).
+conformance-build:
+	cd conformance/suite && go test -c -ldflags '$(SUITE_LDFLAGS)' -o bin/e2e.test k8s.io/kubernetes/test/e2e
+	cd conformance/suite && go build -ldflags '$(SUITE_LDFLAGS)' -o bin/kubectl k8s.io/kubernetes/cmd/kubectl
+	cd conformance/suite && go build -o bin/ginkgo github.com/onsi/ginkgo/v2/ginkgo
+
+## conformance: the [Conformance] specs against a fresh server (TIER=0-1,
+## FOCUS=regex, PROCS=n narrow it); results under conformance/results/.
+conformance: deps build conformance-build
+	SKIFF_BIN=$(CURDIR)/bin/skiff go run ./conformance/run $(if $(TIER),--tier '$(TIER)') $(if $(FOCUS),--focus '$(FOCUS)') $(if $(PROCS),--procs $(PROCS))
+
+## conformance-ci: exactly the specs of conformance/passing.txt; fails if any fails.
+conformance-ci: deps build conformance-build
+	SKIFF_BIN=$(CURDIR)/bin/skiff go run ./conformance/run --specs conformance/passing.txt
 
 clean:
 	rm -rf bin
