@@ -31,6 +31,8 @@ import (
 	disruptioncontroller "github.com/skiff-dev/skiff/controllers/disruption"
 	endpointscontroller "github.com/skiff-dev/skiff/controllers/endpoints"
 	endpointslicecontroller "github.com/skiff-dev/skiff/controllers/endpointslice"
+	"github.com/skiff-dev/skiff/controllers/endpointslicemirroring"
+	"github.com/skiff-dev/skiff/controllers/ephemeralvolume"
 	"github.com/skiff-dev/skiff/controllers/garbagecollector"
 	jobcontroller "github.com/skiff-dev/skiff/controllers/job"
 	"github.com/skiff-dev/skiff/controllers/localpath"
@@ -194,6 +196,28 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, endpointslicecontroller.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  endpointslicemirroring.Name,
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "discovery.k8s.io", Resource: "endpointslices", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := endpointslicemirroring.NewForConfig(cc.config, cc.informers)
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, endpointslicemirroring.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  ephemeralvolume.Name,
+			probe: authorizer.AttributesRecord{Verb: "create", Resource: "persistentvolumeclaims", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := ephemeralvolume.NewForConfig(cc.config, cc.informers.Core().V1().Pods(), cc.informers.Core().V1().PersistentVolumeClaims())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, ephemeralvolume.DefaultWorkers) }, nil
 			},
 		},
 		{
