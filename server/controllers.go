@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
 
+	"github.com/skiff-dev/skiff/controllers/admissionpolicystatus"
 	cronjobcontroller "github.com/skiff-dev/skiff/controllers/cronjob"
 	"github.com/skiff-dev/skiff/controllers/daemonset"
 	"github.com/skiff-dev/skiff/controllers/deployment"
@@ -218,6 +219,17 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, ephemeralvolume.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  admissionpolicystatus.Name,
+			probe: authorizer.AttributesRecord{Verb: "patch", APIGroup: "admissionregistration.k8s.io", Resource: "validatingadmissionpolicies", Subresource: "status"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := admissionpolicystatus.NewForConfig(cc.config, cc.informers.Admissionregistration().V1().ValidatingAdmissionPolicies())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, admissionpolicystatus.DefaultWorkers) }, nil
 			},
 		},
 		{
