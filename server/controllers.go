@@ -55,6 +55,7 @@ import (
 	"github.com/skiff-dev/skiff/controllers/tainteviction"
 	"github.com/skiff-dev/skiff/controllers/tokencleaner"
 	"github.com/skiff-dev/skiff/controllers/ttlafterfinished"
+	"github.com/skiff-dev/skiff/controllers/vacprotection"
 	"github.com/skiff-dev/skiff/registry/core/service"
 	"github.com/skiff-dev/skiff/server/rbac"
 )
@@ -392,6 +393,18 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, pvcprotection.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  vacprotection.Name,
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "storage.k8s.io", Resource: "volumeattributesclasses"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := vacprotection.NewForConfig(cc.config, cc.informers.Core().V1().PersistentVolumeClaims(), cc.informers.Core().V1().PersistentVolumes(),
+					cc.informers.Storage().V1().VolumeAttributesClasses())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, vacprotection.DefaultWorkers) }, nil
 			},
 		},
 		{
