@@ -46,6 +46,7 @@ import (
 	"github.com/skiff-dev/skiff/controllers/pvcprotection"
 	"github.com/skiff-dev/skiff/controllers/pvprotection"
 	"github.com/skiff-dev/skiff/controllers/replicaset"
+	"github.com/skiff-dev/skiff/controllers/resourceclaim"
 	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
 	"github.com/skiff-dev/skiff/controllers/scheduler"
@@ -427,6 +428,18 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, replicaset.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  resourceclaim.Name,
+			probe: authorizer.AttributesRecord{Verb: "create", APIGroup: "resource.k8s.io", Resource: "resourceclaims", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := resourceclaim.NewForConfig(cc.config, cc.informers.Core().V1().Pods(), cc.informers.Resource().V1().ResourceClaims(),
+					cc.informers.Resource().V1().ResourceClaimTemplates())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, resourceclaim.DefaultWorkers) }, nil
 			},
 		},
 		{
