@@ -51,6 +51,16 @@ func TestReconcileLimitsAndEvents(t *testing.T) {
 			wantSlices: map[discoveryv1.AddressType]int{discoveryv1.AddressTypeIPv4: 1, discoveryv1.AddressTypeIPv6: 1},
 		},
 		{
+			// Upstream's e2e "multiple subsets and same IP address": the
+			// subsets are repacked into one address with both ports.
+			name: "one address in two subsets",
+			subsets: []corev1.EndpointSubset{
+				{Addresses: addrs("10.0.0.1"), Ports: []corev1.EndpointPort{{Name: "port80", Port: 8090}}},
+				{Addresses: addrs("10.0.0.1"), Ports: []corev1.EndpointPort{{Name: "port81", Port: 9090}}},
+			},
+			wantSlices: map[discoveryv1.AddressType]int{discoveryv1.AddressTypeIPv4: 1},
+		},
+		{
 			name:       "nothing to mirror",
 			subsets:    nil,
 			wantSlices: map[discoveryv1.AddressType]int{},
