@@ -212,6 +212,24 @@ func TestMirroring(t *testing.T) {
 		waitSlices(t, client, ns, "dual", func(s []discoveryv1.EndpointSlice) bool { return len(s) == 2 && len(addresses(s)) == 3 })
 	})
 
+	t.Run("label and annotation updates are mirrored", func(t *testing.T) {
+		ep, err := client.CoreV1().Endpoints(ns).Get(ctx, "dual", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ep.Labels["foo"] = "bar"
+		ep.Annotations["foo2"] = "bar2"
+		ep.Annotations[corev1.EndpointsLastChangeTriggerTime] = "date"
+		if _, err := client.CoreV1().Endpoints(ns).Update(ctx, ep, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		waitSlices(t, client, ns, "dual", func(s []discoveryv1.EndpointSlice) bool {
+			return len(s) == 2 && !slices.ContainsFunc(s, func(s discoveryv1.EndpointSlice) bool {
+				return s.Labels["foo"] != "bar" || s.Annotations["foo2"] != "bar2" || s.Annotations[corev1.EndpointsLastChangeTriggerTime] != ""
+			})
+		})
+	})
+
 	t.Run("skip-mirror label", func(t *testing.T) {
 		if _, err := client.CoreV1().Services(ns).Create(ctx, service("skipped", nil), metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
