@@ -25,12 +25,15 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 	"k8s.io/klog/v2"
 
+	"github.com/skiff-dev/skiff/controllers/admissionpolicystatus"
 	cronjobcontroller "github.com/skiff-dev/skiff/controllers/cronjob"
 	"github.com/skiff-dev/skiff/controllers/daemonset"
 	"github.com/skiff-dev/skiff/controllers/deployment"
 	disruptioncontroller "github.com/skiff-dev/skiff/controllers/disruption"
 	endpointscontroller "github.com/skiff-dev/skiff/controllers/endpoints"
 	endpointslicecontroller "github.com/skiff-dev/skiff/controllers/endpointslice"
+	"github.com/skiff-dev/skiff/controllers/endpointslicemirroring"
+	"github.com/skiff-dev/skiff/controllers/ephemeralvolume"
 	"github.com/skiff-dev/skiff/controllers/garbagecollector"
 	jobcontroller "github.com/skiff-dev/skiff/controllers/job"
 	"github.com/skiff-dev/skiff/controllers/localpath"
@@ -43,6 +46,7 @@ import (
 	"github.com/skiff-dev/skiff/controllers/pvcprotection"
 	"github.com/skiff-dev/skiff/controllers/pvprotection"
 	"github.com/skiff-dev/skiff/controllers/replicaset"
+	"github.com/skiff-dev/skiff/controllers/resourceclaim"
 	rqcontroller "github.com/skiff-dev/skiff/controllers/resourcequota"
 	"github.com/skiff-dev/skiff/controllers/rootcacert"
 	"github.com/skiff-dev/skiff/controllers/scheduler"
@@ -52,6 +56,7 @@ import (
 	"github.com/skiff-dev/skiff/controllers/tainteviction"
 	"github.com/skiff-dev/skiff/controllers/tokencleaner"
 	"github.com/skiff-dev/skiff/controllers/ttlafterfinished"
+	"github.com/skiff-dev/skiff/controllers/vacprotection"
 	"github.com/skiff-dev/skiff/internal/useragent"
 	"github.com/skiff-dev/skiff/registry/core/service"
 	"github.com/skiff-dev/skiff/server/rbac"
@@ -213,6 +218,39 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, endpointslicecontroller.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  endpointslicemirroring.Name,
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "discovery.k8s.io", Resource: "endpointslices", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := endpointslicemirroring.NewForConfig(cc.config, cc.informers)
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, endpointslicemirroring.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  ephemeralvolume.Name,
+			probe: authorizer.AttributesRecord{Verb: "create", Resource: "persistentvolumeclaims", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := ephemeralvolume.NewForConfig(cc.config, cc.informers.Core().V1().Pods(), cc.informers.Core().V1().PersistentVolumeClaims())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, ephemeralvolume.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  admissionpolicystatus.Name,
+			probe: authorizer.AttributesRecord{Verb: "patch", APIGroup: "admissionregistration.k8s.io", Resource: "validatingadmissionpolicies", Subresource: "status"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := admissionpolicystatus.NewForConfig(cc.config, cc.informers.Admissionregistration().V1().ValidatingAdmissionPolicies())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, admissionpolicystatus.DefaultWorkers) }, nil
 			},
 		},
 		{
@@ -378,6 +416,18 @@ func controllerDefs() []controllerDef {
 			},
 		},
 		{
+			name:  vacprotection.Name,
+			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "storage.k8s.io", Resource: "volumeattributesclasses"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := vacprotection.NewForConfig(cc.config, cc.informers.Core().V1().PersistentVolumeClaims(), cc.informers.Core().V1().PersistentVolumes(),
+					cc.informers.Storage().V1().VolumeAttributesClasses())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, vacprotection.DefaultWorkers) }, nil
+			},
+		},
+		{
 			name:  "replicaset-controller",
 			probe: authorizer.AttributesRecord{Verb: "update", APIGroup: "apps", Resource: "replicasets", Subresource: "status", Namespace: metav1.NamespaceDefault},
 			build: func(cc controllerContext) (func(context.Context), error) {
@@ -397,6 +447,18 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return func(ctx context.Context) { c.Run(ctx, replicaset.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:  resourceclaim.Name,
+			probe: authorizer.AttributesRecord{Verb: "create", APIGroup: "resource.k8s.io", Resource: "resourceclaims", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := resourceclaim.NewForConfig(cc.config, cc.informers.Core().V1().Pods(), cc.informers.Resource().V1().ResourceClaims(),
+					cc.informers.Resource().V1().ResourceClaimTemplates())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, resourceclaim.DefaultWorkers) }, nil
 			},
 		},
 		{

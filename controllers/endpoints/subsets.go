@@ -145,3 +145,10 @@ func sortSubsets(subsets []corev1.EndpointSubset) []corev1.EndpointSubset {
 	slices.SortFunc(subsets, func(a, b corev1.EndpointSubset) int { return byHash(a, b) })
 	return subsets
 }
+
+// RepackSubsets is repack for other controllers: upstream's
+// endpoints.RepackSubsets, which the EndpointSlice mirroring controller
+// applies to the Endpoints it mirrors.
+func RepackSubsets(subsets []corev1.EndpointSubset) []corev1.EndpointSubset {
+	return repack(subsets)
+}
