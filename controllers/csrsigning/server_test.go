@@ -21,6 +21,7 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	certificatesv1 "k8s.io/api/certificates/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -69,7 +70,14 @@ func createCSR(t *testing.T, client kubernetes.Interface, name, signer string, r
 			Request: req, SignerName: signer, Usages: usages, ExpirationSeconds: expirationSeconds,
 		},
 	}
-	if _, err := client.CertificatesV1().CertificateSigningRequests().Create(t.Context(), csr, metav1.CreateOptions{}); err != nil {
+	// A requester's credentials and bindings reach the server's caches a
+	// moment after they are made.
+	var err error
+	_ = wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err = client.CertificatesV1().CertificateSigningRequests().Create(ctx, csr, metav1.CreateOptions{})
+		return !apierrors.IsUnauthorized(err) && !apierrors.IsForbidden(err), nil
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -95,7 +103,9 @@ func waitFor(t *testing.T, name string, done func(*certificatesv1.CertificateSig
 	return last
 }
 
-func issued(csr *certificatesv1.CertificateSigningRequest) bool { return len(csr.Status.Certificate) > 0 }
+func issued(csr *certificatesv1.CertificateSigningRequest) bool {
+	return len(csr.Status.Certificate) > 0
+}
 
 func certificate(t *testing.T, csr *certificatesv1.CertificateSigningRequest) *x509.Certificate {
 	t.Helper()
@@ -358,6 +368,15 @@ func TestKubeletBootstrap(t *testing.T) {
 	}
 	usages := []certificatesv1.KeyUsage{certificatesv1.UsageDigitalSignature, certificatesv1.UsageClientAuth}
 	_, req := request(t, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "system:node:joiner", Organization: []string{"system:nodes"}}})
+	// The server learns of a new token from its informer; until then the
+	// token is refused.
+	err = wait.PollUntilContextTimeout(t.Context(), 100*time.Millisecond, 10*time.Second, true, func(ctx context.Context) (bool, error) {
+		_, err := node.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+		return err == nil, nil
+	})
+	if err != nil {
+		t.Fatalf("waiting for the bootstrap token to authenticate: %v", err)
+	}
 	createCSR(t, node, "node-csr-joiner", certificatesv1.KubeAPIServerClientKubeletSignerName, req, usages, nil)
 	csr := waitFor(t, "node-csr-joiner", issued)
 	c := condition(csr, certificatesv1.CertificateApproved)
