@@ -62,9 +62,9 @@ var (
 	errCommonNameNotSystemNode    = errors.New("subject common name does not begin with system:node:")
 	errDNSOrIPSANRequired         = errors.New("DNS or IP subjectAltName is required")
 	errDNSSANNotAllowed           = errors.New("DNS subjectAltNames are not allowed")
-	errEmailSANNotAllowed         = errors.New("Email subjectAltNames are not allowed") //nolint:staticcheck // upstream's message
-	errIPSANNotAllowed            = errors.New("IP subjectAltNames are not allowed")    //nolint:staticcheck // upstream's message
-	errURISANNotAllowed           = errors.New("URI subjectAltNames are not allowed")   //nolint:staticcheck // upstream's message
+	errEmailSANNotAllowed         = errors.New("Email subjectAltNames are not allowed")
+	errIPSANNotAllowed            = errors.New("IP subjectAltNames are not allowed")
+	errURISANNotAllowed           = errors.New("URI subjectAltNames are not allowed")
 )
 
 // The usages a kubelet certificate must have exactly: with key
