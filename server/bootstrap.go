@@ -38,6 +38,14 @@ func bootstrap(ctx context.Context, client kubernetes.Interface, cfg *Config, sv
 			klog.InfoS("Default StorageClass not ready yet", "err", err)
 			return false, nil
 		}
+		if err := ensureClusterInfo(ctx, client, cfg); err != nil {
+			klog.InfoS("cluster-info not ready yet", "err", err)
+			return false, nil
+		}
+		if err := ensureLegacyTokenTracking(ctx, client, time.Now()); err != nil {
+			klog.InfoS("Legacy token tracking not ready yet", "err", err)
+			return false, nil
+		}
 		return true, nil
 	})
 	if err != nil {

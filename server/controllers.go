@@ -26,7 +26,11 @@ import (
 	"k8s.io/klog/v2"
 
 	"github.com/skiff-dev/skiff/controllers/admissionpolicystatus"
+	"github.com/skiff-dev/skiff/controllers/bootstrapsigner"
 	cronjobcontroller "github.com/skiff-dev/skiff/controllers/cronjob"
+	"github.com/skiff-dev/skiff/controllers/csrapproving"
+	"github.com/skiff-dev/skiff/controllers/csrcleaner"
+	"github.com/skiff-dev/skiff/controllers/csrsigning"
 	"github.com/skiff-dev/skiff/controllers/daemonset"
 	"github.com/skiff-dev/skiff/controllers/deployment"
 	disruptioncontroller "github.com/skiff-dev/skiff/controllers/disruption"
@@ -36,10 +40,12 @@ import (
 	"github.com/skiff-dev/skiff/controllers/ephemeralvolume"
 	"github.com/skiff-dev/skiff/controllers/garbagecollector"
 	jobcontroller "github.com/skiff-dev/skiff/controllers/job"
+	"github.com/skiff-dev/skiff/controllers/legacysatokencleaner"
 	"github.com/skiff-dev/skiff/controllers/localpath"
 	nscontroller "github.com/skiff-dev/skiff/controllers/namespace"
 	"github.com/skiff-dev/skiff/controllers/nodeipam"
 	"github.com/skiff-dev/skiff/controllers/nodelifecycle"
+	"github.com/skiff-dev/skiff/controllers/pcrcleaner"
 	"github.com/skiff-dev/skiff/controllers/persistentvolume"
 	"github.com/skiff-dev/skiff/controllers/podautoscaler"
 	"github.com/skiff-dev/skiff/controllers/podgc"
@@ -55,6 +61,7 @@ import (
 	"github.com/skiff-dev/skiff/controllers/statefulset"
 	"github.com/skiff-dev/skiff/controllers/tainteviction"
 	"github.com/skiff-dev/skiff/controllers/tokencleaner"
+	ttlcontroller "github.com/skiff-dev/skiff/controllers/ttl"
 	"github.com/skiff-dev/skiff/controllers/ttlafterfinished"
 	"github.com/skiff-dev/skiff/controllers/vacprotection"
 	"github.com/skiff-dev/skiff/internal/useragent"
@@ -151,6 +158,58 @@ func controllerDefs() []controllerDef {
 					return nil, err
 				}
 				return a.Run, nil
+			},
+		},
+		{
+			// Off by default upstream, where kubeadm turns it on; skiff has
+			// bootstrap tokens and cluster-info from the start.
+			name:  "bootstrap-signer",
+			probe: authorizer.AttributesRecord{Verb: "update", Resource: "configmaps", Namespace: metav1.NamespacePublic, Name: "cluster-info"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := bootstrapsigner.NewForConfig(cc.config, cc.informers.Core().V1().Secrets(), cc.informers.Core().V1().ConfigMaps())
+				if err != nil {
+					return nil, err
+				}
+				return c.Run, nil
+			},
+		},
+		{
+			name:     "certificatesigningrequest-approving-controller",
+			identity: certificateControllerIdentity(),
+			probe:    authorizer.AttributesRecord{Verb: "update", APIGroup: "certificates.k8s.io", Resource: "certificatesigningrequests", Subresource: "approval"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := csrapproving.NewForConfig(cc.config, cc.informers.Certificates().V1().CertificateSigningRequests())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, csrapproving.DefaultWorkers) }, nil
+			},
+		},
+		{
+			name:     "certificatesigningrequest-cleaner-controller",
+			identity: certificateControllerIdentity(),
+			probe:    authorizer.AttributesRecord{Verb: "delete", APIGroup: "certificates.k8s.io", Resource: "certificatesigningrequests"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := csrcleaner.NewForConfig(cc.config, cc.informers.Certificates().V1().CertificateSigningRequests())
+				if err != nil {
+					return nil, err
+				}
+				return c.Run, nil
+			},
+		},
+		{
+			// It signs with the cluster CA, kube-controller-manager's
+			// --cluster-signing-{cert,key}-file under kubeadm.
+			name:     "certificatesigningrequest-signing-controller",
+			identity: certificateControllerIdentity(),
+			probe:    authorizer.AttributesRecord{Verb: "update", APIGroup: "certificates.k8s.io", Resource: "certificatesigningrequests", Subresource: "status"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := csrsigning.NewForConfig(cc.config, cc.informers.Certificates().V1().CertificateSigningRequests(),
+					cc.server.ca.Cert, cc.server.ca.Key, csrsigning.DefaultDuration)
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, csrsigning.DefaultWorkers) }, nil
 			},
 		},
 		{
@@ -265,6 +324,18 @@ func controllerDefs() []controllerDef {
 			},
 		},
 		{
+			name:  "legacy-service-account-token-cleaner",
+			probe: authorizer.AttributesRecord{Verb: "patch", Resource: "secrets", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := legacysatokencleaner.NewForConfig(cc.config, cc.informers.Core().V1().ServiceAccounts(), cc.informers.Core().V1().Secrets(),
+					cc.informers.Core().V1().Pods(), legacysatokencleaner.DefaultOptions())
+				if err != nil {
+					return nil, err
+				}
+				return c.Run, nil
+			},
+		},
+		{
 			// Upstream runs it on the node-controller service account and
 			// role (the name "node-controller" is node IPAM's entry here).
 			name:     nodelifecycle.Name,
@@ -273,6 +344,17 @@ func controllerDefs() []controllerDef {
 			build: func(cc controllerContext) (func(context.Context), error) {
 				c, err := nodelifecycle.NewForConfig(cc.config, nodelifecycle.DefaultConfig(), cc.informers.Coordination().V1().Leases(),
 					cc.informers.Core().V1().Pods(), cc.informers.Core().V1().Nodes())
+				if err != nil {
+					return nil, err
+				}
+				return c.Run, nil
+			},
+		},
+		{
+			name:  "podcertificaterequestcleaner",
+			probe: authorizer.AttributesRecord{Verb: "delete", APIGroup: "certificates.k8s.io", Resource: "podcertificaterequests", Namespace: metav1.NamespaceDefault},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := pcrcleaner.NewForConfig(cc.config, cc.informers.Certificates().V1().PodCertificateRequests())
 				if err != nil {
 					return nil, err
 				}
@@ -540,6 +622,17 @@ func controllerDefs() []controllerDef {
 			},
 		},
 		{
+			name:  "ttl-controller",
+			probe: authorizer.AttributesRecord{Verb: "patch", Resource: "nodes"},
+			build: func(cc controllerContext) (func(context.Context), error) {
+				c, err := ttlcontroller.NewForConfig(cc.config, cc.informers.Core().V1().Nodes())
+				if err != nil {
+					return nil, err
+				}
+				return func(ctx context.Context) { c.Run(ctx, ttlcontroller.DefaultWorkers) }, nil
+			},
+		},
+		{
 			name:  ttlafterfinished.Name,
 			probe: authorizer.AttributesRecord{Verb: "delete", APIGroup: "batch", Resource: "jobs", Namespace: metav1.NamespaceDefault},
 			build: func(cc controllerContext) (func(context.Context), error) {
@@ -551,6 +644,14 @@ func controllerDefs() []controllerDef {
 			},
 		},
 	}
+}
+
+// certificateControllerIdentity is the service account
+// kube-system/certificate-controller, bound to
+// system:controller:certificate-controller, which kube-controller-manager
+// gives the CSR signing, approving and cleaning controllers alike.
+func certificateControllerIdentity() controllerIdentity {
+	return controllerIdentity{serviceaccount.MakeUsername(metav1.NamespaceSystem, "certificate-controller"), serviceaccount.MakeGroupNames(metav1.NamespaceSystem)}
 }
 
 // nodeControllerIdentity is the service account kube-system/node-controller,
