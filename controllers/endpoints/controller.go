@@ -101,8 +101,16 @@ func New(client kubernetes.Interface, f informers.SharedInformerFactory) (*Contr
 			DeleteFunc: func(obj any) { c.podChanged(obj, nil) },
 		}},
 		{f.Core().V1().Endpoints().Informer(), cache.ResourceEventHandlerFuncs{
-			// Someone else's change or deletion of a managed object is undone.
-			UpdateFunc: func(_, obj any) { c.enqueue(obj) },
+			// Someone else's change or deletion of a managed object is
+			// undone. Endpoints without a Service are not this
+			// controller's: users manage them by hand.
+			UpdateFunc: func(_, obj any) {
+				if ep, ok := obj.(*corev1.Endpoints); ok {
+					if _, err := c.services.Services(ep.Namespace).Get(ep.Name); err == nil {
+						c.enqueue(obj)
+					}
+				}
+			},
 			DeleteFunc: c.endpointsDeleted,
 		}},
 	}

@@ -11,6 +11,7 @@ import (
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
@@ -132,6 +133,22 @@ func TestEndpointsAndSlices(t *testing.T) {
 	})
 	if err != nil {
 		t.Error("the endpoints of a deleted service remain")
+	}
+
+	// Endpoints without a Service are the user's: changing them does not
+	// make the controller delete them (conformance: "should test the
+	// lifecycle of an Endpoint").
+	byHand := &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: "by-hand", Labels: map[string]string{"test": "x"}},
+		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: "10.42.0.30"}}, Ports: []corev1.EndpointPort{{Port: 80}}}}}
+	if _, err := client.CoreV1().Endpoints(ns).Create(ctx, byHand, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.CoreV1().Endpoints(ns).Patch(ctx, "by-hand", types.MergePatchType, []byte(`{"metadata":{"labels":{"test":"patched"}}}`), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if got, err := client.CoreV1().Endpoints(ns).Get(ctx, "by-hand", metav1.GetOptions{}); err != nil || got.Labels["test"] != "patched" {
+		t.Errorf("endpoints without a service after a patch: %v, %v", got, err)
 	}
 }
 

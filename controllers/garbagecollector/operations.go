@@ -199,7 +199,13 @@ func unblockOwnerReferencesStrategicMergePatch(n *node) ([]byte, error) {
 			refs = append(refs, ref)
 		}
 	}
-	return json.Marshal(map[string]any{"metadata": map[string]any{"uid": n.identity.UID, "ownerReferences": refs}})
+	meta := map[string]any{"uid": n.identity.UID}
+	// With nothing left to unblock the patch must not name the list: a
+	// null ownerReferences would remove every reference.
+	if len(refs) > 0 {
+		meta["ownerReferences"] = refs
+	}
+	return json.Marshal(map[string]any{"metadata": meta})
 }
 
 func (gc *Controller) unblockOwnerReferencesJSONMergePatch(ctx context.Context, n *node) ([]byte, error) {
