@@ -47,6 +47,8 @@ type options struct {
 	timeout     time.Duration
 	keep        bool
 	dryRun      bool
+	runs        int
+	passingOut  string
 }
 
 func main() {
@@ -62,6 +64,8 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 3*time.Hour, "upper bound on the whole run")
 	flag.BoolVar(&o.keep, "keep", false, "keep the server's data dir")
 	flag.BoolVar(&o.dryRun, "dry-run", false, "print the selected specs and stop")
+	flag.IntVar(&o.runs, "runs", 1, "run the selection this many times, each on a fresh server")
+	flag.StringVar(&o.passingOut, "write-passing", "", "write the specs that passed every run to this file (conformance/passing.txt)")
 	flag.Parse()
 	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 	defer cancel()
@@ -201,32 +205,72 @@ func run(ctx context.Context, o options) (int, error) {
 		fmt.Printf("%d specs\n", len(selected))
 		return 0, nil
 	}
+	if o.runs < 1 {
+		return 0, errors.New("--runs must be at least 1")
+	}
+	passedAll := map[string]int{}
+	failed := 0
+	for i := range o.runs {
+		if o.runs > 1 {
+			fmt.Printf("\n##### run %d of %d\n", i+1, o.runs)
+		}
+		f, passed, err := runOnce(ctx, o, selected)
+		if err != nil {
+			return 0, err
+		}
+		failed += f
+		for _, name := range passed {
+			passedAll[name]++
+		}
+	}
+	if o.passingOut != "" {
+		var b strings.Builder
+		fmt.Fprintf(&b, "# [Conformance] specs that passed %d runs in a row on skiff (go run ./conformance/run --runs %d --write-passing).\n", o.runs, o.runs)
+		fmt.Fprintf(&b, "# make conformance-ci runs exactly these and fails if any fails.\n")
+		n := 0
+		for _, sp := range selected {
+			if passedAll[sp.name] == o.runs {
+				b.WriteString(sp.name + "\n")
+				n++
+			}
+		}
+		if err := os.WriteFile(o.passingOut, []byte(b.String()), 0o644); err != nil {
+			return 0, err
+		}
+		fmt.Printf("\n%d of %d specs passed all %d runs; written to %s\n", n, len(selected), o.runs, o.passingOut)
+	}
+	return failed, nil
+}
+
+// runOnce runs the selected specs against a fresh server and returns how
+// many failed and the names of those that passed.
+func runOnce(ctx context.Context, o options, selected []spec) (int, []string, error) {
 	bin := map[string]string{}
 	for _, name := range []string{"e2e.test", "ginkgo", "kubectl"} {
 		p, err := filepath.Abs(filepath.Join(o.suiteBin, name))
 		if err != nil {
-			return 0, err
+			return 0, nil, err
 		}
 		if _, err := os.Stat(p); err != nil {
-			return 0, fmt.Errorf("%s is missing: run `make conformance-build` first", p)
+			return 0, nil, fmt.Errorf("%s is missing: run `make conformance-build` first", p)
 		}
 		bin[name] = p
 	}
 	skiff := os.Getenv(testserver.EnvBinary)
 	if skiff == "" {
-		return 0, fmt.Errorf("set %s to the skiff binary (make conformance does)", testserver.EnvBinary)
+		return 0, nil, fmt.Errorf("set %s to the skiff binary (make conformance does)", testserver.EnvBinary)
 	}
 
 	resultsDir, err := filepath.Abs(filepath.Join(o.results, time.Now().UTC().Format("20060102-150405")))
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := os.MkdirAll(resultsDir, 0o755); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	dataDir, err := os.MkdirTemp("", "skiff-conformance-")
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer func() {
 		if o.keep {
@@ -239,20 +283,20 @@ func run(ctx context.Context, o options) (int, error) {
 	// for a loopback address: the server advertises the host's own.
 	host, err := testserver.HostIP()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	s, err := testserver.Launch(ctx, testserver.Options{Binary: skiff, DataDir: filepath.Join(dataDir, "data"),
 		LogPath: filepath.Join(resultsDir, "server.log"), AdvertiseAddress: host, HollowNodes: o.hollowNodes})
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	defer s.Stop()
 	client, err := s.Clientset()
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := waitForNodes(ctx, client, o.hollowNodes); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	fmt.Printf("skiff server %s ready with %d hollow nodes; %d specs selected; results in %s\n", s.URL, o.hollowNodes, len(selected), resultsDir)
 
@@ -280,7 +324,7 @@ func run(ctx context.Context, o options) (int, error) {
 	}
 	outcomes, err := readJUnit(resultsDir)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	return summarize(selected, outcomes, resultsDir, time.Since(start))
 }
@@ -416,7 +460,7 @@ func firstLine(s string) string {
 // summarize prints and writes the counts; it returns how many failed. A
 // selected spec absent from every report (the run ended before it) counts
 // as failed.
-func summarize(selected []spec, outcomes map[string]outcome, dir string, took time.Duration) (int, error) {
+func summarize(selected []spec, outcomes map[string]outcome, dir string, took time.Duration) (int, []string, error) {
 	type counts struct{ passed, failed, skipped int }
 	var total counts
 	byTier := map[int]*counts{}
@@ -469,12 +513,12 @@ func summarize(selected []spec, outcomes map[string]outcome, dir string, took ti
 	}
 	fmt.Print("\n" + b.String())
 	if err := os.WriteFile(filepath.Join(dir, "summary.txt"), []byte(b.String()), 0o644); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "passed.txt"), []byte(strings.Join(passing, "\n")+"\n"), 0o644); err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	return total.failed, nil
+	return total.failed, passing, nil
 }
 
 func get[K comparable, V any](m map[K]*V, k K) *V {
