@@ -75,10 +75,10 @@ func TestFocusRegexp(t *testing.T) {
 	specs := []spec{{name: "[sig-a] X should work [Conformance]"}, {name: "[sig-b] Y (1+1) works [Conformance]"}}
 	re := regexp.MustCompile(focusRegexp(specs))
 	for text, want := range map[string]bool{
-		"Kubernetes e2e suite [sig-a] X should work [Conformance]":       true,
-		"Kubernetes e2e suite [sig-b] Y (1+1) works [Conformance]":       true,
+		"Kubernetes e2e suite [sig-a] X should work [Conformance]":        true,
+		"Kubernetes e2e suite [sig-b] Y (1+1) works [Conformance]":        true,
 		"Kubernetes e2e suite [sig-a] X should work [Conformance] [Slow]": false,
-		"Kubernetes e2e suite [sig-a] X should work":                     false,
+		"Kubernetes e2e suite [sig-a] X should work":                      false,
 	} {
 		if re.MatchString(text) != want {
 			t.Errorf("%q matched %v", text, !want)
