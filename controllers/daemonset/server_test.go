@@ -18,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/ptr"
 
 	"github.com/skiff-dev/skiff/internal/testserver"
@@ -53,15 +54,32 @@ func createNode(t *testing.T, client kubernetes.Interface, name, group string, t
 	if err != nil {
 		t.Fatalf("creating node %s: %v", name, err)
 	}
-	created.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
-	ready, err := client.CoreV1().Nodes().UpdateStatus(t.Context(), created, metav1.UpdateOptions{})
+	// Controllers (node TTL, for one) write the new node too: each step
+	// retries on a fresh copy.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := client.CoreV1().Nodes().Get(t.Context(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+		_, err = client.CoreV1().Nodes().UpdateStatus(t.Context(), n, metav1.UpdateOptions{})
+		return err
+	})
 	if err != nil {
 		t.Fatalf("marking node %s ready: %v", name, err)
 	}
 	// Admission taints new nodes not-ready; the node lifecycle controller
 	// lifts that taint from a Ready node.
-	ready.Spec.Taints = taints
-	if created, err = client.CoreV1().Nodes().Update(t.Context(), ready, metav1.UpdateOptions{}); err != nil {
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		n, err := client.CoreV1().Nodes().Get(t.Context(), name, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		n.Spec.Taints = taints
+		created, err = client.CoreV1().Nodes().Update(t.Context(), n, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		t.Fatalf("lifting the not-ready taint of node %s: %v", name, err)
 	}
 	t.Cleanup(func() {

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/skiff-dev/skiff/internal/testserver"
 )
@@ -54,16 +55,33 @@ func (e *env) nodes(specs ...nodeSpec) {
 			e.t.Fatal(err)
 		}
 		alloc := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(cpu), corev1.ResourceMemory: resource.MustParse("8Gi"), corev1.ResourcePods: resource.MustParse("110")}
-		created.Status.Capacity, created.Status.Allocatable = alloc, alloc
-		created.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}
-		updated, err := e.client.CoreV1().Nodes().UpdateStatus(ctx, created, metav1.UpdateOptions{})
+		// Controllers (node TTL, for one) write the new node too: each
+		// step retries on a fresh copy.
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			n, err := e.client.CoreV1().Nodes().Get(ctx, created.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			n.Status.Capacity, n.Status.Allocatable = alloc, alloc
+			n.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue, LastHeartbeatTime: metav1.Now()}}
+			_, err = e.client.CoreV1().Nodes().UpdateStatus(ctx, n, metav1.UpdateOptions{})
+			return err
+		})
 		if err != nil {
 			e.t.Fatal(err)
 		}
 		// TaintNodesByCondition admission taints a new node not-ready; the
 		// node lifecycle controller lifts it once the node is Ready.
-		updated.Spec.Taints = s.taints
-		if _, err := e.client.CoreV1().Nodes().Update(ctx, updated, metav1.UpdateOptions{}); err != nil {
+		err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			n, err := e.client.CoreV1().Nodes().Get(ctx, created.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			n.Spec.Taints = s.taints
+			_, err = e.client.CoreV1().Nodes().Update(ctx, n, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
 			e.t.Fatal(err)
 		}
 		name := s.name
