@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/streaming/pkg/httpstream"
 	"k8s.io/streaming/pkg/httpstream/spdy"
 )
@@ -711,10 +712,18 @@ func fakeKubelet(t *testing.T, node, ip string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = nodes.Delete(context.Background(), node, metav1.DeleteOptions{}) })
-	// The host name does not resolve: the IP must be preferred.
-	n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: "no-such-host.invalid"}, {Type: corev1.NodeInternalIP, Address: host}}
-	n.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port)
-	if _, err := nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{}); err != nil {
+	// The host name does not resolve: the IP must be preferred. The node
+	// TTL controller writes the new node too, hence the retry.
+	err = retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		if n, err = nodes.Get(ctx, node, metav1.GetOptions{}); err != nil {
+			return err
+		}
+		n.Status.Addresses = []corev1.NodeAddress{{Type: corev1.NodeHostName, Address: "no-such-host.invalid"}, {Type: corev1.NodeInternalIP, Address: host}}
+		n.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(port)
+		_, err := nodes.UpdateStatus(ctx, n, metav1.UpdateOptions{})
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }
