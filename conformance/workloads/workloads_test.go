@@ -2,6 +2,7 @@ package workloads
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -236,13 +237,14 @@ func TestNodeStopsHeartbeating(t *testing.T) {
 	t.Cleanup(func() {
 		_ = cluster.client.CoreV1().Nodes().Delete(context.Background(), node, metav1.DeleteOptions{})
 	})
-	eventually(t, time.Minute, "the new node Ready", func(ctx context.Context) (bool, error) {
-		for _, n := range readyNodes(ctx, cluster.client) {
-			if n == node {
-				return true, nil
-			}
+	// Ready, and without the not-ready taint the node lifecycle controller
+	// lifts a moment later: until then the scheduler must pass it by.
+	eventually(t, time.Minute, "the new node Ready and untainted", func(ctx context.Context) (bool, error) {
+		n, err := cluster.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+		if err != nil || len(n.Spec.Taints) != 0 {
+			return false, nil
 		}
-		return false, nil
+		return slices.Contains(readyNodes(ctx, cluster.client), node), nil
 	})
 	// Pinned to the doomed node by preference, and tolerating its loss for
 	// 5 s rather than the default 300 s.
