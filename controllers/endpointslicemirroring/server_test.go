@@ -10,9 +10,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/skiff-dev/skiff/internal/testserver"
 )
@@ -258,8 +260,22 @@ func TestMirroring(t *testing.T) {
 		}
 		// The endpoints controller may rewrite these Endpoints; whatever
 		// they hold, the slices are the endpointslice controller's.
+		// It may also have made them first: then they are overwritten.
 		ep := endpoints("selected", "10.0.2.1")
-		if _, err := client.CoreV1().Endpoints(ns).Create(ctx, ep, metav1.CreateOptions{}); err != nil {
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			_, err := client.CoreV1().Endpoints(ns).Create(ctx, ep, metav1.CreateOptions{})
+			if !apierrors.IsAlreadyExists(err) {
+				return err
+			}
+			cur, err := client.CoreV1().Endpoints(ns).Get(ctx, ep.Name, metav1.GetOptions{})
+			if err != nil {
+				return err
+			}
+			cur.Subsets = ep.Subsets
+			_, err = client.CoreV1().Endpoints(ns).Update(ctx, cur, metav1.UpdateOptions{})
+			return err
+		})
+		if err != nil {
 			t.Fatal(err)
 		}
 		noSlicesFor(t, client, ns, "selected")

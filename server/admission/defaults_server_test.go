@@ -338,14 +338,16 @@ func TestDefaultStorageClassAndProtection(t *testing.T) {
 			},
 		}
 	}
-	// The plugin reads classes from an informer; wait until it knows.
+	// The plugin reads classes from an informer; wait until it knows. Until
+	// then it may pick the server's own default, local-path: of two default
+	// classes the newest wins.
 	var got *corev1.PersistentVolumeClaim
 	for i := 0; ; i++ {
 		p, err := c.CoreV1().PersistentVolumeClaims(ns).Create(t.Context(), claim(nil), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if p.Spec.StorageClassName != nil || i == 50 {
+		if ptr.Deref(p.Spec.StorageClassName, "") == "adm-default" || i == 50 {
 			got = p
 			break
 		}
