@@ -499,6 +499,9 @@ func summarize(selected []spec, outcomes map[string]outcome, dir string, took ti
 		c := byTier[t]
 		fmt.Fprintf(&b, "tier %d: %d passed, %d failed, %d skipped\n", t, c.passed, c.failed, c.skipped)
 	}
+	if len(tiers) > 0 && tiers[len(tiers)-1] >= 2 {
+		fmt.Fprintf(&b, "(tiers 2-9 ran on hollow nodes, which run no containers: a pass there says nothing of running workloads)\n")
+	}
 	sigs := make([]string, 0, len(bySIG))
 	for s := range bySIG {
 		sigs = append(sigs, s)

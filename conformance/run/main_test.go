@@ -131,4 +131,18 @@ more</failure></testcase>
 			t.Errorf("summary lacks %q:\n%s", want, summary)
 		}
 	}
+	if strings.Contains(string(summary), "hollow nodes") {
+		t.Errorf("a tiers 0-1 summary warns of hollow nodes:\n%s", summary)
+	}
+	// A run reaching tier 2 says that hollow nodes run no containers.
+	selected = append(selected, spec{name: "[sig-c] runs a pod [Conformance]", tier: 2, sig: "sig-c"})
+	if _, _, err := summarize(selected, out, dir, 0); err != nil {
+		t.Fatal(err)
+	}
+	if summary, err = os.ReadFile(filepath.Join(dir, "summary.txt")); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(summary), "hollow nodes, which run no containers") {
+		t.Errorf("a summary with tier 2 lacks the hollow-node warning:\n%s", summary)
+	}
 }
