@@ -52,9 +52,13 @@ func StartDatastore(endpoint, dbDir, socketDir string) (*Datastore, error) {
 	}
 
 	cfg := &drivers.Config{
-		PollInterval:     time.Second,
-		CompactTimeout:   5 * time.Second,
-		CompactMinRetain: 1000,
+		PollInterval:   time.Second,
+		CompactTimeout: 5 * time.Second,
+		// The API server's compactor compacts every 5 minutes to the revision
+		// it saw one interval before, as on etcd; clients (continue tokens,
+		// watches) count on history older than that being gone. Kine's own
+		// floor of N recent revisions would keep it longer on a quiet cluster.
+		CompactMinRetain: 0,
 		CompactBatchSize: 1000,
 		PollBatchSize:    500,
 	}
