@@ -296,6 +296,13 @@ func TestReplicaSetAdoptsOrphans(t *testing.T) {
 	if _, err := c.CoreV1().Pods(ns).Create(ctx, orphan, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// A controller whose pod cache has not seen the orphan yet rightly
+	// creates two pods and deletes one later. Once it counts a pod created
+	// after the orphan, its cache holds the orphan too.
+	if _, err := c.AppsV1().ReplicaSets(ns).Create(ctx, newRS("probe", 1), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitForRSStatus(t, ns, "probe", func(s appsv1.ReplicaSetStatus) bool { return s.Replicas == 1 })
 	rs, err := c.AppsV1().ReplicaSets(ns).Create(ctx, newRS("adopt", 2), metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
