@@ -17,6 +17,7 @@ import (
 	apiequality "k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilerrors "k8s.io/apimachinery/pkg/util/errors"
@@ -93,6 +94,11 @@ type Controller struct {
 	// syncing is held for reading by syncs and for writing while the
 	// monitored resources change, so no sync sees a half-built registry.
 	syncing sync.RWMutex
+
+	// written holds, per quota key, the resourceVersion of this
+	// controller's last status write, until the cache is seen to hold it.
+	writtenMu sync.Mutex
+	written   map[string]string
 }
 
 // NewForConfig builds a Controller on its own clients from config, named as
@@ -133,6 +139,7 @@ func New(opts Options) *Controller {
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "resourcequota_primary"}),
 		missingUsage: workqueue.NewTypedRateLimitingQueueWithConfig(workqueue.DefaultTypedControllerRateLimiter[string](),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "resourcequota_priority"}),
+		written: map[string]string{},
 	}
 	c.monitor = newMonitor(opts.Informers, opts.Metadata, c.replenish)
 	c.registry = generic.NewRegistry(skiffquota.NewEvaluators(generic.ListerFuncForResourceFunc(c.monitor.informerFor)))
@@ -304,6 +311,9 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 	}
 	rq, err := c.lister.ResourceQuotas(namespace).Get(name)
 	if apierrors.IsNotFound(err) {
+		c.writtenMu.Lock()
+		delete(c.written, key)
+		c.writtenMu.Unlock()
 		return nil
 	}
 	if err != nil {
@@ -332,14 +342,64 @@ func (c *Controller) syncQuota(ctx context.Context, rq *corev1.ResourceQuota) er
 	}
 	used = quota.Mask(used, quota.ResourceNames(hard))
 
-	updated := rq.DeepCopy()
-	updated.Status = corev1.ResourceQuotaStatus{Hard: hard, Used: used}
-	if dirty || !quota.Equals(updated.Status.Used, rq.Status.Used) {
-		if _, err := c.quotas.ResourceQuotas(rq.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil {
-			errs = append(errs, fmt.Errorf("updating the status of resource quota %s/%s: %w", rq.Namespace, rq.Name, err))
-		} else {
-			klog.FromContext(ctx).V(4).Info("Updated resource quota status", "resourceQuota", klog.KObj(rq))
+	key := rq.Namespace + "/" + rq.Name
+	if !dirty && quota.Equals(used, rq.Status.Used) {
+		// Nothing to write, if the cached quota is current. It may not be:
+		// a sync that listed before admission's latest charge was stored
+		// may have written an older usage that the cache does not show
+		// yet, and no later event would correct it.
+		live, err := c.liveIfStale(ctx, key, rq)
+		if err != nil {
+			return utilerrors.NewAggregate(append(errs, err))
+		}
+		if live == rq {
+			return utilerrors.NewAggregate(errs)
+		}
+		rq = live
+		dirty = !apiequality.Semantic.DeepEqual(rq.Spec.Hard, rq.Status.Hard) || rq.Status.Hard == nil || rq.Status.Used == nil
+		if !dirty && quota.Equals(used, rq.Status.Used) {
+			return utilerrors.NewAggregate(errs)
 		}
 	}
+	updated := rq.DeepCopy()
+	updated.Status = corev1.ResourceQuotaStatus{Hard: hard, Used: used}
+	if got, err := c.quotas.ResourceQuotas(rq.Namespace).UpdateStatus(ctx, updated, metav1.UpdateOptions{}); err != nil {
+		errs = append(errs, fmt.Errorf("updating the status of resource quota %s/%s: %w", rq.Namespace, rq.Name, err))
+	} else {
+		c.writtenMu.Lock()
+		c.written[key] = got.ResourceVersion
+		c.writtenMu.Unlock()
+		klog.FromContext(ctx).V(4).Info("Updated resource quota status", "resourceQuota", klog.KObj(rq))
+	}
 	return utilerrors.NewAggregate(errs)
+}
+
+// liveIfStale returns rq, or the stored quota when this controller wrote
+// one the cached rq may predate. Once the cache has been seen current, the
+// quota is not read again until the next write.
+func (c *Controller) liveIfStale(ctx context.Context, key string, rq *corev1.ResourceQuota) (*corev1.ResourceQuota, error) {
+	c.writtenMu.Lock()
+	rv, ok := c.written[key]
+	c.writtenMu.Unlock()
+	if !ok || rv == rq.ResourceVersion {
+		return rq, nil
+	}
+	// The controller's role may list quotas but not get them, as upstream's.
+	list, err := c.quotas.ResourceQuotas(rq.Namespace).List(ctx, metav1.ListOptions{FieldSelector: fields.OneTermEqualSelector("metadata.name", rq.Name).String()})
+	if err != nil {
+		return nil, fmt.Errorf("reading resource quota %s: %w", key, err)
+	}
+	if len(list.Items) == 0 {
+		return rq, nil
+	}
+	live := &list.Items[0]
+	if live.ResourceVersion == rq.ResourceVersion {
+		c.writtenMu.Lock()
+		if c.written[key] == rv {
+			delete(c.written, key)
+		}
+		c.writtenMu.Unlock()
+		return rq, nil
+	}
+	return live, nil
 }

@@ -202,3 +202,61 @@ func TestQueues(t *testing.T) {
 		t.Errorf("queued %d quotas for deletions they do not limit", c.queue.Len())
 	}
 }
+
+// TestSyncStaleCache: a sync whose cached quota predates this controller's
+// own last write reads the stored quota before deciding nothing needs
+// writing. The cache here shows the right usage, but the stored status is
+// an older count written by a sync that listed pods too early.
+func TestSyncStaleCache(t *testing.T) {
+	pods := []*corev1.Pod{pod("ns", "a", "100m", corev1.PodRunning), pod("ns", "b", "", corev1.PodPending)}
+	cached := rq("q", corev1.ResourceList{"pods": q("5")}, corev1.ResourceList{"pods": q("2")})
+	cached.ResourceVersion = "3"
+	c, client := newTestController(t, []*corev1.ResourceQuota{cached}, pods, nil)
+
+	stored := cached.DeepCopy()
+	stored.ResourceVersion = "5"
+	stored.Status.Used = corev1.ResourceList{"pods": q("1")}
+	if err := client.Tracker().Update(corev1.SchemeGroupVersion.WithResource("resourcequotas"), stored, "ns"); err != nil {
+		t.Fatal(err)
+	}
+	client.ClearActions()
+	statusWrites := func() []*corev1.ResourceQuota {
+		var out []*corev1.ResourceQuota
+		for _, a := range client.Actions() {
+			if u, ok := a.(clienttesting.UpdateAction); ok && u.GetSubresource() == "status" {
+				out = append(out, u.GetObject().(*corev1.ResourceQuota))
+			}
+		}
+		return out
+	}
+
+	// Without a write of its own on record the cache is trusted.
+	if err := c.syncQuota(t.Context(), cached); err != nil {
+		t.Fatal(err)
+	}
+	if w := statusWrites(); len(w) != 0 {
+		t.Fatalf("status written %v with no write of its own on record", w[0].Status)
+	}
+
+	c.written["ns/q"] = "5"
+	if err := c.syncQuota(t.Context(), cached); err != nil {
+		t.Fatal(err)
+	}
+	w := statusWrites()
+	if len(w) != 1 || !quota.Equals(w[0].Status.Used, corev1.ResourceList{"pods": q("2")}) || w[0].ResourceVersion != "5" {
+		t.Fatalf("status writes %+v, want one of used pods=2 on resourceVersion 5", w)
+	}
+
+	// Once the cache shows the stored quota, it is trusted again.
+	client.ClearActions()
+	c.written["ns/q"] = "7"
+	current := stored.DeepCopy()
+	current.ResourceVersion = "7"
+	current.Status.Used = corev1.ResourceList{"pods": q("2")}
+	if err := c.syncQuota(t.Context(), current); err != nil {
+		t.Fatal(err)
+	}
+	if len(client.Actions()) != 0 {
+		t.Fatalf("actions %v, want none when the cache shows the last write", client.Actions())
+	}
+}
