@@ -323,7 +323,6 @@ func (c *Controller) Sync(ctx context.Context, key string) error {
 }
 
 func (c *Controller) syncQuota(ctx context.Context, rq *corev1.ResourceQuota) error {
-	dirty := !apiequality.Semantic.DeepEqual(rq.Spec.Hard, rq.Status.Hard) || rq.Status.Hard == nil || rq.Status.Used == nil
 	used := corev1.ResourceList{}
 	if rq.Status.Used != nil {
 		used = quota.Add(corev1.ResourceList{}, rq.Status.Used)
@@ -343,7 +342,7 @@ func (c *Controller) syncQuota(ctx context.Context, rq *corev1.ResourceQuota) er
 	used = quota.Mask(used, quota.ResourceNames(hard))
 
 	key := rq.Namespace + "/" + rq.Name
-	if !dirty && quota.Equals(used, rq.Status.Used) {
+	if !needsWrite(rq, used) {
 		// Nothing to write, if the cached quota is current. It may not be:
 		// a sync that listed before admission's latest charge was stored
 		// may have written an older usage that the cache does not show
@@ -356,8 +355,7 @@ func (c *Controller) syncQuota(ctx context.Context, rq *corev1.ResourceQuota) er
 			return utilerrors.NewAggregate(errs)
 		}
 		rq = live
-		dirty = !apiequality.Semantic.DeepEqual(rq.Spec.Hard, rq.Status.Hard) || rq.Status.Hard == nil || rq.Status.Used == nil
-		if !dirty && quota.Equals(used, rq.Status.Used) {
+		if !needsWrite(rq, used) {
 			return utilerrors.NewAggregate(errs)
 		}
 	}
@@ -372,6 +370,12 @@ func (c *Controller) syncQuota(ctx context.Context, rq *corev1.ResourceQuota) er
 		klog.FromContext(ctx).V(4).Info("Updated resource quota status", "resourceQuota", klog.KObj(rq))
 	}
 	return utilerrors.NewAggregate(errs)
+}
+
+// needsWrite says whether rq's status differs from its limits and used.
+func needsWrite(rq *corev1.ResourceQuota, used corev1.ResourceList) bool {
+	return rq.Status.Hard == nil || rq.Status.Used == nil ||
+		!apiequality.Semantic.DeepEqual(rq.Spec.Hard, rq.Status.Hard) || !quota.Equals(used, rq.Status.Used)
 }
 
 // liveIfStale returns rq, or the stored quota when this controller wrote
